@@ -1,0 +1,59 @@
+"""Parse quantities written with units ("100 ns", "40 uS", "2.5 pJ") into SI floats.
+
+Only the units a hardware spec needs are known; an unknown unit is an error, not a guess.
+"""
+from __future__ import annotations
+
+import re
+
+_PREFIX = {
+    "f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3,
+    "": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+}
+# Base unit symbol -> the SI dimension it measures.
+_BASE = {
+    "s": "time", "J": "energy", "S": "conductance", "V": "voltage", "A": "current",
+    "W": "power", "Hz": "frequency", "b": "bits", "bit": "bits", "B": "bytes",
+    "Ohm": "resistance", "ohm": "resistance", "Ω": "resistance",
+    "b/s": "bandwidth", "bit/s": "bandwidth", "B/s": "byte_bandwidth",
+    "FLOP/s": "flop_rate", "FLOPS": "flop_rate", "J/b": "energy_per_bit", "J/bit": "energy_per_bit",
+    "J/B": "energy_per_byte", "J/FLOP": "energy_per_flop",
+}
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-zµΩ/]*)\s*$")
+
+
+class UnitError(ValueError):
+    """A quantity string that cannot be read as a number with a known unit."""
+
+
+def _split_unit(unit: str) -> tuple[float, str]:
+    if unit in _BASE:
+        return 1.0, unit
+    for prefix in sorted(_PREFIX, key=len, reverse=True):
+        if prefix and unit.startswith(prefix) and unit[len(prefix):] in _BASE:
+            return _PREFIX[prefix], unit[len(prefix):]
+    raise UnitError(f"unknown unit {unit!r}")
+
+
+def parse_quantity(value: str | int | float, dimension: str | None = None) -> float:
+    """Return `value` as an SI float; `dimension` (e.g. "time") checks the unit if one is written.
+
+    Plain numbers are taken as already SI.
+    """
+    if isinstance(value, bool):
+        raise UnitError("expected a number or a quantity string, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"expected a number or a quantity string, got {type(value).__name__}")
+    match = _PATTERN.match(value)
+    if not match:
+        raise UnitError(f"cannot read {value!r} as a number with a unit")
+    number, unit = float(match.group(1)), match.group(2)
+    if not unit:
+        return number
+    scale, base = _split_unit(unit)
+    if dimension is not None and _BASE[base] != dimension:
+        raise UnitError(f"{value!r} is a {_BASE[base]}, expected a {dimension}")
+    return number * scale
