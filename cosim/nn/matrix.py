@@ -1,0 +1,50 @@
+"""The interface through which every layer's weight matrix is used.
+
+A layer never touches weights directly: it calls `matmul` / `matmul_t` and hands its gradient to
+the trainer. The same network therefore runs ideal (DigitalMatrix, FP32/FP64 numpy) or on
+simulated tiles (cosim.nn.analog.AnalogMatrix) without a line of layer code changing.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Matrix(Protocol):
+    """A weight matrix W of shape (in_features, out_features)."""
+
+    in_features: int
+    out_features: int
+
+    def matmul(self, x: np.ndarray) -> np.ndarray:
+        """Forward product x @ W for x of shape (N, in_features)."""
+
+    def matmul_t(self, dy: np.ndarray) -> np.ndarray:
+        """Backward product dy @ W.T for dy of shape (N, out_features)."""
+
+    def weights(self) -> np.ndarray:
+        """A copy of the weights as the hardware currently holds them, shape (in, out)."""
+
+    def apply_update(self, delta_w: np.ndarray) -> None:
+        """Apply an ideal update W += delta_w (only meaningful for digital matrices)."""
+
+
+class DigitalMatrix:
+    """Exact weights in host memory: the FP reference every analog matrix is compared with."""
+
+    def __init__(self, w: np.ndarray):
+        self.w = np.array(w, dtype=np.float64)
+        self.in_features, self.out_features = self.w.shape
+
+    def matmul(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.w
+
+    def matmul_t(self, dy: np.ndarray) -> np.ndarray:
+        return dy @ self.w.T
+
+    def weights(self) -> np.ndarray:
+        return self.w.copy()
+
+    def apply_update(self, delta_w: np.ndarray) -> None:
+        self.w += delta_w
