@@ -66,8 +66,11 @@ class Layer:
 class Linear(Layer):
     """y = x @ W + b. W lives in a Matrix (tiles or digital); b is a host parameter."""
 
-    def __init__(self, matrix: Matrix, name: str = "linear", bias: bool = True):
+    def __init__(self, matrix: Matrix, name: str = "linear", bias: bool = True,
+                 needs_input_grad: bool = True):
         super().__init__()
+        # The first layer's input gradient is never used: skipping it saves a backward MVM.
+        self.needs_input_grad = needs_input_grad
         self.weight = MatrixParam(name, matrix)
         self.bias = HostParam(f"{name}.bias", np.zeros(matrix.out_features)) if bias else None
         self._x: np.ndarray | None = None
@@ -87,7 +90,7 @@ class Linear(Layer):
         if self.bias is not None:
             self.bias.grad = dy.sum(axis=0)
             self.host_ops.add(ops=dy.size)
-        return self.weight.matrix.matmul_t(dy)
+        return self.weight.matrix.matmul_t(dy) if self.needs_input_grad else None
 
     def matrix_params(self) -> list[MatrixParam]:
         return [self.weight]

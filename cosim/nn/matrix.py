@@ -36,11 +36,14 @@ class DigitalMatrix:
     def __init__(self, w: np.ndarray):
         self.w = np.array(w, dtype=np.float64)
         self.in_features, self.out_features = self.w.shape
+        self.macs = 0.0     # multiply-accumulates done so far (digital work to be priced)
 
     def matmul(self, x: np.ndarray) -> np.ndarray:
+        self.macs += x.shape[0] * self.in_features * self.out_features
         return x @ self.w
 
     def matmul_t(self, dy: np.ndarray) -> np.ndarray:
+        self.macs += dy.shape[0] * self.in_features * self.out_features
         return dy @ self.w.T
 
     def weights(self) -> np.ndarray:

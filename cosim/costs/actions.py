@@ -1,0 +1,74 @@
+"""Energy (J) and latency (s) of each hardware action, from the chip spec (Accelergy-style).
+
+No SimPy here: the hardware layer decides when an action happens and asks this module how much
+it costs. Every function is vectorisable over numpy arrays of counts.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cosim.specs.hardware import HardwareSpec
+
+
+class ActionCosts:
+    def __init__(self, hw: HardwareSpec):
+        self.hw = hw
+
+    # ----- MVM on a tile: `steps` = vectors · phases · slices sequential input applications -----
+    def dac_energy(self, conversions) -> float:
+        """Row-driver conversions × energy per conversion, J."""
+        return conversions * self.hw.dac.energy_per_conversion
+
+    def dac_time(self, steps) -> float:
+        """All rows convert in parallel: one conversion time per input step, s."""
+        return steps * self.hw.dac.conversion_time
+
+    def array_read_energy(self, conductance_load) -> float:
+        """V_read² · t_read · Σ a²·G over driven cells (see MvmOp.conductance_load), J."""
+        return self.hw.device.read_voltage ** 2 * self.hw.tile.read_time * conductance_load
+
+    def array_read_time(self, steps) -> float:
+        return steps * self.hw.tile.read_time
+
+    def adc_energy(self, conversions) -> float:
+        return conversions * self.hw.adc.energy_per_conversion
+
+    def adc_time(self, steps, cols_used) -> float:
+        """Each ADC converts its (at most columns_per_adc) active columns one after another, s."""
+        return steps * np.minimum(self.hw.adc.columns_per_adc, cols_used) * self.hw.adc.conversion_time
+
+    # ----- programming ------------------------------------------------------------------------
+    def pulse_energy(self, pulses_times_conductance) -> float:
+        """V_write² · t_pulse · Σ pulses·G (the cell's conductance, S), J."""
+        dev = self.hw.device
+        return dev.write_voltage ** 2 * dev.pulse_width * pulses_times_conductance
+
+    def pulse_time(self, pulses) -> float:
+        return pulses * self.hw.device.pulse_width
+
+    def verify_read_time(self, reads, devices_in_row) -> float:
+        """One verify read of a row: drive, settle, convert its devices on the shared ADCs, s."""
+        return reads * (self.hw.dac.conversion_time + self.hw.tile.read_time
+                        + self.adc_time(1, devices_in_row))
+
+    # ----- bus and host -------------------------------------------------------------------------
+    def bus_energy(self, bits) -> float:
+        return bits * self.hw.bus.energy_per_bit
+
+    def bus_time(self, bits) -> float:
+        return self.hw.bus.latency + bits / self.hw.bus.bandwidth
+
+    def host_energy(self, macs, ops) -> float:
+        return macs * self.hw.host.mac_energy + ops * self.hw.host.op_energy
+
+    def host_time(self, macs, ops) -> float:
+        """The host retires one MAC or one elementwise op per cycle at `mac_rate`, s."""
+        return (macs + ops) / self.hw.host.mac_rate
+
+    def draw_energy(self, draws) -> float:
+        return draws * self.hw.eapu.draw_energy
+
+
+def to_ps(seconds: float) -> int:
+    """Seconds to integer picoseconds (simulated time unit), rounded to nearest."""
+    return int(round(seconds * 1e12))

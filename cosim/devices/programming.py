@@ -1,0 +1,93 @@
+"""Programming procedures on a DeviceArray: open-loop pulse trains and closed-loop write-verify.
+
+Both take weight changes in units of the weight bound for a set of weight cells (flat indices
+into (rows, cols)) and move the active device of each pair (see DeviceArray).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cosim.devices.array import DeviceArray, WriteOutcome
+
+
+@dataclass
+class VerifyOutcome:
+    """Per-iteration record of a write-verify run over `devices` (flat indices).
+
+    reads[i, d]: verify reads of device d in iteration i (0 once it has converged);
+    pulses[i, d]: pulses it received after that read; potentiating[i, d]: their polarity.
+    """
+
+    devices: np.ndarray
+    reads: np.ndarray
+    pulses: np.ndarray
+    potentiating: np.ndarray
+    converged: np.ndarray
+
+    @property
+    def iterations(self) -> np.ndarray:
+        """Verify iterations each device needed (>= 1: the first read checks it)."""
+        return (self.reads > 0).sum(axis=0)
+
+
+def active_device_changes(array: DeviceArray, cells: np.ndarray,
+                          delta_fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map weight changes of `cells` to (device flat indices, normalised conductance changes).
+
+    The active device moves by the change; a change that would take it below g_min (the weight
+    crossing zero) resets it to g_min and programs the remainder onto the other device.
+    """
+    plane = array.shape[0] * array.shape[1]
+    x_plus, x_minus = array.x[0].ravel()[cells], array.x[1].ravel()[cells]
+    on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (delta_fraction < 0))
+    magnitude = np.where(on_minus, x_minus, x_plus)
+    change = np.where(on_minus, -delta_fraction, delta_fraction)
+    crossing = magnitude + change < 0
+    active = on_minus.astype(np.intp) * plane + cells
+    other = (~on_minus).astype(np.intp) * plane + cells
+    devices = np.concatenate([active, other[crossing]])
+    deltas = np.concatenate([np.where(crossing, -magnitude, change), -(magnitude + change)[crossing]])
+    return devices, deltas
+
+
+def program_open_loop(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray,
+                      now: float) -> WriteOutcome:
+    """One pulse train per cell, sized for the wanted change on a nominal device, no read-back."""
+    devices, delta_x = active_device_changes(array, cells, delta_fraction)
+    return array.apply_pulses(devices, array.response.pulses_for(delta_x), now)
+
+
+def program_verify_delta(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray,
+                         tolerance: float, max_iterations: int, max_pulses: int, reads: int,
+                         now: float) -> VerifyOutcome:
+    """Write-verify each cell's active device to its current value plus the wanted change."""
+    devices, delta_x = active_device_changes(array, cells, delta_fraction)
+    target = np.clip(array.x.flat[devices] + delta_x, 0.0, 1.0)
+    return program_verify(array, devices, target, tolerance, max_iterations, max_pulses, reads, now)
+
+
+def program_verify(array: DeviceArray, devices: np.ndarray, target_x: np.ndarray, tolerance: float,
+                   max_iterations: int, max_pulses: int, reads: int, now: float) -> VerifyOutcome:
+    """Closed loop: read (averaging `reads` reads), stop if within `tolerance` (normalised),
+    else pulse towards the target (at most `max_pulses`), for at most `max_iterations` rounds."""
+    count = devices.size
+    reads_log = np.zeros((max_iterations, count), dtype=np.int32)
+    pulses_log = np.zeros((max_iterations, count))
+    up_log = np.zeros((max_iterations, count), dtype=bool)
+    pending = np.arange(count)
+    for iteration in range(max_iterations):
+        reads_log[iteration, pending] = reads
+        error = target_x[pending] - array.read_normalised(devices[pending], reads)
+        pending = pending[np.abs(error) > tolerance]
+        if pending.size == 0:
+            break
+        wanted = error[np.abs(error) > tolerance]
+        n = array.response.limit(array.response.pulses_for(wanted), max_pulses)
+        outcome = array.apply_pulses(devices[pending], n, now)
+        pulses_log[iteration, pending] = outcome.pulses
+        up_log[iteration, pending] = outcome.potentiating
+    converged = np.ones(count, dtype=bool)
+    converged[pending] = False
+    return VerifyOutcome(devices, reads_log, pulses_log, up_log, converged)

@@ -1,0 +1,66 @@
+"""The chip: tiles for every weight matrix, controllers, the host bus and the host, wired from
+the spec. It turns the training core's operations into timed, priced transactions."""
+from __future__ import annotations
+
+import simpy
+
+from cosim.costs.actions import ActionCosts
+from cosim.hardware.eapu_controller import EaPUController
+from cosim.hardware.host import Host
+from cosim.hardware.host_bus import HostBus
+from cosim.hardware.open_loop_controller import OpenLoopController
+from cosim.hardware.tile import Tile
+from cosim.hardware.write_verify_controller import WriteVerifyController
+from cosim.specs.hardware import HardwareSpec
+
+
+class Chip:
+    def __init__(self, env: simpy.Environment, hw: HardwareSpec, ledger, matrices: dict):
+        self.env, self.hw, self.ledger = env, hw, ledger
+        self.costs = ActionCosts(hw)
+        self.bus = HostBus(env, self.costs, ledger)
+        self.host = Host(env, self.costs, ledger)
+        self.tiles = {name: [Tile(env, f"{name}.tile{r}.{c}", self.costs, ledger)
+                             for r in range(m.tile_grid[0]) for c in range(m.tile_grid[1])]
+                      for name, m in matrices.items()}
+        self.matrices = matrices
+        self.controllers = {"open_loop": OpenLoopController(env, self.costs),
+                            "eapu": EaPUController(env, self.costs),
+                            "verify": WriteVerifyController(env, self.costs)}
+
+    @property
+    def tile_count(self) -> int:
+        return sum(len(t) for t in self.tiles.values())
+
+    def mvm(self, op):
+        """SimPy process for one MvmOp: inputs over the bus, all its tiles in parallel, outputs back."""
+        bits = self.hw.bus.weight_bits
+        yield from self.bus.transfer(f"{op.direction}_in", op.vectors * op.in_features * bits)
+        steps = op.vectors * op.phases * op.slices
+        _, grid_cols = self.matrices[op.matrix].tile_grid
+        runs = []
+        for i, rows_used in enumerate(op.rows_used):
+            for j, cols_used in enumerate(op.cols_used):
+                r, c = (j, i) if op.direction == "backward" else (i, j)
+                tile = self.tiles[op.matrix][r * grid_cols + c]
+                runs.append(self.env.process(tile.mvm(op.direction, steps, int(rows_used), int(cols_used),
+                                                      float(op.conductance_load[i, j]))))
+        yield self.env.all_of(runs)
+        yield from self.bus.transfer(f"{op.direction}_out", op.vectors * op.out_features * bits)
+
+    def host_work(self, op: str, macs: float, ops: float, draws: float = 0.0):
+        """SimPy process: digital work on the host."""
+        if macs or ops or draws:
+            yield self.host.compute(op, macs, ops, draws)
+
+    def program(self, name: str, plan, controller: str):
+        """SimPy process: send a write plan over the bus, then let `controller` apply it.
+        Returns the controller's outcome."""
+        bits = plan.cells.size * (self.hw.bus.address_bits + plan.value_bits)
+        if bits:
+            yield from self.bus.transfer("write_plan", bits)
+        return (yield from self.controllers[controller].program(self.matrices[name], self.tiles[name], plan))
+
+    def program_initial(self, name: str, outcome):
+        """SimPy process: price the write-verify that placed the initial weights."""
+        yield from self.controllers["verify"].execute(self.matrices[name], self.tiles[name], outcome)

@@ -1,0 +1,64 @@
+"""Closed-loop write-verify: per row, iterations of (verify read, then correction pulses) until
+every cell of the row is within tolerance or the iteration cap is reached.
+
+Row time = Σ over iterations of [verify read of the row's pending cells + (max SET + max RESET
+pulses) · pulse width]; rows one after another, tiles in parallel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cosim.costs.actions import ActionCosts
+from cosim.devices.programming import VerifyOutcome, program_verify_delta
+from cosim.hardware.cell_map import map_rows, per_row_max, per_tile_device_sum, per_tile_sum
+
+
+class WriteVerifyController:
+    kind = "write_verify_controller"
+    op = "write_verify"
+
+    def __init__(self, env, costs: ActionCosts):
+        self.env, self.costs = env, costs
+
+    def program(self, matrix, tiles: list, plan):
+        """SimPy process: write-verify `plan` into `matrix` (tiles row-major)."""
+        wv = self.costs.hw.write_verify
+        outcome = program_verify_delta(matrix.devices, plan.cells, plan.delta / matrix.weight_bound,
+                                       wv.tolerance, wv.max_iterations, wv.max_pulses_per_iteration,
+                                       wv.reads_per_verify, self.env.now * 1e-12)
+        yield from self.execute(matrix, tiles, outcome)
+        return outcome
+
+    def execute(self, matrix, tiles: list, outcome: VerifyOutcome):
+        """Schedule and price what a write-verify run did (also used for initial programming)."""
+        if outcome.devices.size == 0:
+            return
+        tile_spec = self.costs.hw.tile
+        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
+        row_time = np.zeros(rows.n_rows)
+        row_reads = np.zeros(rows.n_rows)
+        for reads, pulses, up in zip(outcome.reads, outcome.pulses, outcome.potentiating):
+            reading = reads > 0
+            if not reading.any():
+                break
+            in_row = np.bincount(rows.row_key[reading], minlength=rows.n_rows)
+            row_reads += (in_row > 0) * reads.max()
+            row_time += np.where(in_row > 0, self.costs.verify_read_time(reads.max(), in_row), 0.0)
+            row_time += self.costs.pulse_time(per_row_max(rows.row_key, np.where(up, pulses, 0.0), rows.n_rows)
+                                              + per_row_max(rows.row_key, np.where(up, 0.0, pulses), rows.n_rows))
+        yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads))
+
+    def _tile_events(self, matrix, tiles, outcome, rows, row_time, row_reads):
+        costs = self.costs
+        g = matrix.devices.conductance().flat[outcome.devices]
+        device_reads = outcome.reads.sum(axis=0)
+        pulses = outcome.pulses.sum(axis=0)
+        read_energy = (costs.array_read_energy(device_reads * g) + costs.adc_energy(device_reads))
+        verify_energy = per_tile_device_sum(read_energy, rows) + per_tile_sum(costs.dac_energy(row_reads), rows)
+        verify_count = per_tile_device_sum(device_reads, rows)
+        pulse_energy = per_tile_device_sum(costs.pulse_energy(pulses * g), rows)
+        pulse_count = per_tile_device_sum(pulses, rows)
+        latency = per_tile_sum(row_time, rows)
+        return [tiles[t].program(self.op, latency[t], {"verify_read": (verify_count[t], verify_energy[t]),
+                                                       "program_pulse": (pulse_count[t], pulse_energy[t])})
+                for t in np.flatnonzero(verify_count)]

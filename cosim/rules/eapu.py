@@ -1,0 +1,35 @@
+"""EaPU, error-aware probabilistic update (Nature Communications 2025, doi 10.1038/s41467-025-66240-7).
+
+Write a weight with probability p = min(1, |ΔW| / Δw_th) and then by a full step sign(ΔW)·Δw_th,
+so E[change] = ΔW whenever |ΔW| <= Δw_th. Δw_th = k · σ_write (our choice; the paper does not
+publish its formula).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cosim.rules.plan import RuleContext, WritePlan
+
+
+class EapuRule:
+    name, analog = "eapu", True
+
+    def __init__(self, k: float = 1.0):
+        self.k = k
+
+    def threshold(self, ctx: RuleContext) -> float:
+        """Δw_th in weight units."""
+        return self.k * ctx.sigma_write
+
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+        threshold = self.threshold(ctx)
+        flat = delta_w.ravel()
+        if threshold == 0.0:  # noiseless device: the limit of EaPU is writing ΔW exactly
+            cells = np.flatnonzero(flat)
+            return WritePlan("open_loop", cells, flat[cells], value_bits=ctx.weight_bits,
+                             host_draws=flat.size)
+        probability = np.minimum(1.0, np.abs(flat) / threshold)
+        cells = np.flatnonzero(rng.random(flat.size) < probability)
+        delta = np.sign(flat[cells]) * threshold
+        # One bit (the sign) per written cell besides its address.
+        return WritePlan("open_loop", cells, delta, value_bits=1, host_draws=flat.size)
