@@ -36,7 +36,7 @@ def _split_unit(unit: str) -> tuple[float, str]:
     raise UnitError(f"unknown unit {unit!r}")
 
 
-def parse_quantity(value: str | int | float, dimension: str | None = None) -> float:
+def parse_quantity(value: str | int | float, dimension: str | tuple[str, ...] | None = None) -> float:
     """Return `value` as an SI float; `dimension` (e.g. "time") checks the unit if one is written.
 
     Plain numbers are taken as already SI.
@@ -54,6 +54,7 @@ def parse_quantity(value: str | int | float, dimension: str | None = None) -> fl
     if not unit:
         return number
     scale, base = _split_unit(unit)
-    if dimension is not None and _BASE[base] != dimension:
-        raise UnitError(f"{value!r} is a {_BASE[base]}, expected a {dimension}")
+    allowed = (dimension,) if isinstance(dimension, str) else dimension
+    if allowed is not None and _BASE[base] not in allowed:
+        raise UnitError(f"{value!r} is a {_BASE[base]}, expected a {' or '.join(allowed)}")
     return number * scale

@@ -26,7 +26,7 @@ class FrozenSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
 
-def _quantity(dimension: str):
+def _quantity(dimension: str | tuple[str, ...]):
     def convert(value: Any) -> float:
         try:
             return parse_quantity(value, dimension)
@@ -53,7 +53,7 @@ def _finite(value: float) -> float:
     return value
 
 
-def _quantity_type(dimension: str, sign_check):
+def _quantity_type(dimension: str | tuple[str, ...], sign_check):
     return Annotated[float, _quantity(dimension), AfterValidator(_finite), AfterValidator(sign_check)]
 
 
@@ -66,7 +66,7 @@ BitsPerSecond = _quantity_type("bandwidth", _positive)
 BytesPerSecond = _quantity_type("byte_bandwidth", _positive)
 FlopsPerSecond = _quantity_type("flop_rate", _positive)
 Watts = _quantity_type("power", _non_negative)
-JoulesPerBit = _quantity_type("energy_per_bit", _non_negative)
+JoulesPerBit = _quantity_type(("energy_per_bit", "energy"), _non_negative)
 Bytes = _quantity_type("bytes", _non_negative)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Field(gt=0)]

@@ -1,0 +1,153 @@
+"""Chip specs (`hardware_specs/*.yaml`): device, tile, converters, controllers, bus and host.
+
+Every section has a `sources` mapping from field name to where the number comes from; the
+loader rejects a source for a field that does not exist, so notes cannot drift from the fields.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from cosim.specs.base import (BitsPerSecond, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
+                              PositiveInt, Seconds, Siemens, Volts, load_spec)
+
+
+class Sourced(FrozenSpec):
+    """A section whose numbers each carry a source note."""
+
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sources_name_fields(self):
+        unknown = sorted(set(self.sources) - set(type(self).model_fields) - {"sources"})
+        if unknown:
+            raise ValueError(f"sources names unknown field(s): {', '.join(unknown)}")
+        return self
+
+
+class DeviceSpec(Sourced):
+    """One memristive device (each weight is a differential pair of two)."""
+
+    family: str = Field(min_length=1, description="Label, e.g. 'RRAM HfOx 1T1R'.")
+    g_min: Siemens
+    g_max: Siemens
+    levels: PositiveInt | None = Field(128, description="Pulses from g_min to g_max; null = continuous.")
+    nonlinearity_up: float = Field(0.0, ge=0.0, le=10.0, description="Step shrink exponent towards g_max.")
+    nonlinearity_down: float = Field(0.0, ge=0.0, le=10.0, description="Step shrink exponent towards g_min.")
+    write_noise: Fraction = Field(description="σ of one pulse's result, fraction of (g_max - g_min); n pulses: σ·√n.")
+    step_spread: Fraction = Field(0.0, description="Device-to-device σ of the pulse step, relative.")
+    read_noise: Fraction = Field(0.0, description="σ of a read, fraction of the cell's conductance.")
+    stuck_fraction: Fraction = Field(0.0, description="Cells stuck (at g_min or g_max) from the start.")
+    endurance_median: float = Field(1e6, gt=0, description="Median write cycles before a cell sticks.")
+    endurance_sigma: float = Field(0.5, ge=0, le=5, description="σ of ln(endurance) (lognormal).")
+    write_voltage: Volts
+    pulse_width: Seconds
+    read_voltage: Volts
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self):
+        if not self.g_max > self.g_min:
+            raise ValueError(f"g_max ({self.g_max:g} S) must exceed g_min ({self.g_min:g} S)")
+        return self
+
+    @property
+    def g_range(self) -> float:
+        """g_max - g_min in siemens."""
+        return self.g_max - self.g_min
+
+
+class TileSpec(Sourced):
+    rows: PositiveInt = Field(le=65536)
+    cols: PositiveInt = Field(le=65536, description="Weight columns (each a differential pair).")
+    read_time: Seconds = Field(description="Array settling/integration per input slice, seconds.")
+
+
+class DacSpec(Sourced):
+    bits: PositiveInt | None = Field(1, le=16, description="DAC resolution per slice; null = ideal analog input.")
+    input_bits: PositiveInt | None = Field(8, le=32, description="Input precision; sliced into ⌈input_bits/bits⌉ slices.")
+    conversion_time: Seconds
+    energy_per_conversion: Joules
+
+    @model_validator(mode="after")
+    def _both_or_neither(self):
+        if (self.bits is None) != (self.input_bits is None):
+            raise ValueError("bits and input_bits must both be numbers or both be null (ideal)")
+        if self.bits is not None and self.bits > self.input_bits:
+            raise ValueError(f"bits ({self.bits}) cannot exceed input_bits ({self.input_bits})")
+        return self
+
+    @property
+    def slices(self) -> int:
+        """Input bit-slices per vector (1 for an ideal or a full-precision DAC)."""
+        return 1 if self.bits is None else -(-self.input_bits // self.bits)
+
+
+class AdcSpec(Sourced):
+    kind: Literal["sar", "flash"] = "sar"
+    bits: PositiveInt | None = Field(8, le=16, description="null = ideal (no quantisation).")
+    columns_per_adc: PositiveInt = Field(8, le=65536)
+    clock: Hertz
+    energy_per_conversion: Joules
+    full_scale: float = Field(0.125, gt=0, le=1,
+                              description="Full-scale current as a fraction of rows·V_read·(g_max-g_min).")
+
+    @property
+    def conversion_time(self) -> float:
+        """Seconds per conversion: SAR needs bits+1 clock cycles, flash one."""
+        cycles = 1 if self.kind == "flash" else (self.bits or 8) + 1
+        return cycles / self.clock
+
+
+class WriteVerifySpec(Sourced):
+    tolerance: Fraction = Field(description="Accept when |G - target| <= tolerance·(g_max - g_min).")
+    max_iterations: PositiveInt = Field(20, le=1000)
+    max_pulses_per_iteration: PositiveInt = Field(30, le=10000)
+    reads_per_verify: PositiveInt = Field(1, le=64, description="Reads averaged per verify.")
+
+
+class EapuSpec(Sourced):
+    draw_energy: Joules = Field(description="Host energy of one random draw + compare, joules.")
+
+
+class BusSpec(Sourced):
+    bandwidth: BitsPerSecond
+    energy_per_bit: JoulesPerBit
+    latency: Seconds = Field(description="Fixed set-up time of one transfer, seconds.")
+    weight_bits: PositiveInt = Field(16, le=64, description="Bits per value moved (activations, updates).")
+    address_bits: PositiveInt = Field(16, le=64, description="Bits to name a cell in a sparse write list.")
+
+
+class HostSpec(Sourced):
+    mac_rate: float = Field(gt=0, le=1e16, description="Multiply-accumulates per second.")
+    mac_energy: Joules
+    op_energy: Joules = Field(description="One elementwise FP32 op (add, compare, activation step).")
+
+
+class HardwareSpec(FrozenSpec):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    device: DeviceSpec
+    tile: TileSpec
+    dac: DacSpec
+    adc: AdcSpec
+    write_verify: WriteVerifySpec
+    eapu: EapuSpec
+    bus: BusSpec
+    host: HostSpec
+
+    @model_validator(mode="after")
+    def _adc_fits_tile(self):
+        if self.adc.columns_per_adc > self.tile.cols:
+            raise ValueError(f"adc.columns_per_adc ({self.adc.columns_per_adc}) exceeds tile.cols "
+                             f"({self.tile.cols}): an ADC cannot serve more columns than exist")
+        return self
+
+    @property
+    def adcs_per_tile(self) -> int:
+        return -(-self.tile.cols // self.adc.columns_per_adc)
+
+
+def load_hardware(path: str | Path) -> HardwareSpec:
+    return load_spec(HardwareSpec, path)

@@ -1,0 +1,84 @@
+"""Workload files (`workloads/*.yaml`): network, data, training schedule and update rules."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from cosim.specs.base import FrozenSpec, PositiveInt, load_spec
+
+# Update rules the training core knows; kept here so a workload is checked before anything runs.
+KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
+
+
+class NetworkSpec(FrozenSpec):
+    arch: str = Field(description="Architecture name in cosim.nn.arch.BUILDERS (mlp, dncnn, ...).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the builder.")
+
+    @model_validator(mode="after")
+    def _builds(self):
+        from cosim.nn.arch import build_arch  # the spec layer only checks that the network builds
+        try:
+            build_arch(self.arch, **self.params)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        except TypeError as exc:
+            raise ValueError(f"bad parameters for {self.arch!r}: {exc}") from None
+        return self
+
+
+class DataSpec(FrozenSpec):
+    dataset: Literal["digits"] = Field(description="Bundled data set: scikit-learn's 8x8 digits.")
+    test_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="Stratified held-out share.")
+    split_seed: int = Field(0, ge=0, description="Seed of the fixed train/test split.")
+
+
+class TrainingSpec(FrozenSpec):
+    steps: PositiveInt = Field(description="Optimizer steps (mini-batches).")
+    batch_size: PositiveInt = 32
+    learning_rate: float = Field(0.1, gt=0.0, le=100.0)
+    eval_every: PositiveInt = Field(25, description="Steps between test-set evaluations.")
+    weight_bound: float = Field(1.0, gt=0.0, le=1e3,
+                                description="Weight magnitude mapped to a full device range (g_max - g_min).")
+    backward_on: Literal["tiles", "host"] = Field(
+        "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally.")
+
+
+class EapuRuleSpec(FrozenSpec):
+    k: float = Field(1.0, gt=0.0, le=1e3, description="Threshold Δw_th = k · σ_write (dimensionless).")
+
+
+class RulesSpec(FrozenSpec):
+    eapu: EapuRuleSpec = EapuRuleSpec()
+
+
+class WorkloadSpec(FrozenSpec):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    data: DataSpec
+    network: NetworkSpec
+    training: TrainingSpec
+    methods: tuple[str, ...] = KNOWN_METHODS
+    rules: RulesSpec = RulesSpec()
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: tuple[str, ...]) -> tuple[str, ...]:
+        return check_methods(methods)
+
+
+def check_methods(methods) -> tuple[str, ...]:
+    """Reject empty, repeated or unknown update-rule names."""
+    methods = tuple(methods)
+    unknown = [m for m in methods if m not in KNOWN_METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(KNOWN_METHODS)}")
+    if not methods or len(set(methods)) != len(methods):
+        raise ValueError("must list at least one method, each once")
+    return methods
+
+
+def load_workload(path: str | Path) -> WorkloadSpec:
+    return load_spec(WorkloadSpec, path)
