@@ -24,7 +24,8 @@ from cosim.gpu.model import Calibration, estimate_step
 from cosim.nn.arch import Arch, dncnn, mlp, resnet
 from cosim.specs.gpu import CALIBRATION_FILE, AssumedConstants, FittedConstants, load_gpu
 
-MEASURED_FILE = Path("/work/shared/reference/gpu_h200_measured.json")
+# A copy of shared/reference/gpu_h200_measured.json, committed so the fit is reproducible.
+MEASURED_FILE = CALIBRATION_FILE.parent / "h200_measured.json"
 FITTED_NAMES = list(FittedConstants.model_fields)
 PRIORS = FittedConstants(host_step_overhead=200e-6, tensor_core_efficiency=0.5,
                          active_power_fraction=0.1, flop_energy_scale=0.5, byte_energy_scale=0.3)
@@ -153,7 +154,7 @@ def _rounded(table: dict) -> dict:
 def calibration_document(workloads: list[Workload], gpu) -> dict:
     cal = fit(workloads, gpu)
     return {
-        "source": "python -m cosim.gpu.calibrate on shared/reference/gpu_h200_measured.json "
+        "source": "python -m cosim.gpu.calibrate on hardware_specs/gpus/h200_measured.json "
                   "(H200 SXM, PyTorch eager, fp32 with TF32 convolutions, SGD momentum)",
         "gpu": "h200",
         "fitted_on": [w.name for w in workloads],
