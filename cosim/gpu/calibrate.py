@@ -89,10 +89,23 @@ def _objective_residuals(log_values, workloads, gpu, log_prior) -> np.ndarray:
     return np.concatenate([data, (log_values - log_prior) / PRIOR_SIGMA])
 
 
-def fit(workloads: list[Workload], gpu, iterations: int = 60) -> Calibration:
-    """Levenberg-Marquardt in log-parameter space, numerical Jacobian (max() makes kinks)."""
+def fit(workloads: list[Workload], gpu) -> Calibration:
+    """Best of a few Levenberg-Marquardt runs; the max() terms make kinks where one start can
+    stall (e.g. with host time below GPU time the host constant has zero gradient)."""
     log_prior = np.log([getattr(PRIORS, n) for n in FITTED_NAMES])
-    x, damping = log_prior.copy(), 1e-2
+    starts = [log_prior + np.log(10.0) * np.array(shift) for shift in _START_SHIFTS]
+    best = min((_levenberg_marquardt(x0, workloads, gpu, log_prior) for x0 in starts),
+               key=lambda xr: float(xr[1] @ xr[1]))
+    return _calibration(best[0])
+
+
+# Start points, in decades away from the prior, per fitted constant (in FITTED_NAMES order).
+_START_SHIFTS = [(0, 0, 0, 0, 0), (1, 0, 0, 0, 0), (0, -0.5, 0, 0, 0), (1, -0.5, -0.5, 0, 0.5)]
+
+
+def _levenberg_marquardt(x, workloads, gpu, log_prior, iterations: int = 60):
+    """Minimise the residuals in log-parameter space with a numerical Jacobian."""
+    x, damping = _clip(x), 1e-2
     r = _objective_residuals(x, workloads, gpu, log_prior)
     for _ in range(iterations):
         jac = np.empty((len(r), len(x)))
@@ -110,7 +123,7 @@ def fit(workloads: list[Workload], gpu, iterations: int = 60) -> Calibration:
                 break
         else:
             damping *= 10
-    return _calibration(x)
+    return x, r
 
 
 def _clip(x: np.ndarray) -> np.ndarray:
