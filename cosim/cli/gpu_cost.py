@@ -20,14 +20,16 @@ ASSUMPTIONS = (
     "step = max(GPU time, host dispatch time)",
     "constants fitted on 3 measured H200 steps (MLP, DnCNN-17, ResNet-18); other GPUs scaled "
     "from their spec sheets, not measured",
-    "floor = FLOPs x TDP/peak; tdp_x_time = TDP x modelled step time (the 'power x time' of papers)",
+    "floor = FLOPs x TDP/peak; tdp_x_time = TDP x modelled step time "
+    "(the 'power x time' of papers)",
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("workload", help="workload YAML file (its network and training sections)")
     parser.add_argument("--gpu", default="h200",
-                        help="GPU: a file stem in hardware_specs/gpus (h200, a100, ...) or a YAML path")
+                        help="GPU: a file stem in hardware_specs/gpus (h200, a100, ...) "
+                             "or a YAML path")
     parser.add_argument("--precision", default="pytorch_default", choices=list(PRECISIONS),
                         help="where tensor ops run; pytorch_default = TF32 convs, FP32 matmuls")
     parser.add_argument("--calibration", default=str(CALIBRATION_FILE),
@@ -50,7 +52,8 @@ def format_summary(s: dict) -> str:
     lines = [
         f"GPU cost of {s['workload']} ({s['arch']}) on {s['gpu']}, precision {s['precision']}, "
         f"batch {s['batch_size']}, {s['steps']} steps",
-        f"  FLOPs/step          {s['flops_per_step']:.4g}  (matmul+conv {s['tensor_flops_per_step']:.4g})",
+        f"  FLOPs/step          {s['flops_per_step']:.4g}  "
+        f"(matmul+conv {s['tensor_flops_per_step']:.4g})",
         f"  bytes/step          {s['bytes_per_step']:.4g} B (DRAM, read + write)",
         f"  kernels/step        {s['kernels_per_step']}",
         f"  time_s_per_step     {s['time_s_per_step']:.4g} s  (bound: {s['bound']}; GPU busy "

@@ -141,7 +141,8 @@ def estimate_step(arch: Arch, batch_size: int, gpu: GpuSpec, calibration: Calibr
         bytes_per_step=float(nbytes.sum()), kernels_per_step=len(kernels),
         time_s_per_step=step, gpu_time_s_per_step=gpu_time, host_time_s_per_step=host_time,
         energy_j_per_step=energy, bands=bands,
-        bound="host (launch)" if host_time >= gpu_time else _gpu_bound(flops, nbytes, peak, eff, gpu, cal),
+        bound=("host (launch)" if host_time >= gpu_time
+               else _gpu_bound(flops, nbytes, peak, eff, gpu, cal)),
         by_phase=_by_phase(kernels, flops, nbytes, times))
 
 
@@ -169,7 +170,8 @@ def estimate_training(arch: Arch, batch_size: int, steps: int, gpu: GpuSpec,
         "bytes_per_step": est.bytes_per_step, "kernels_per_step": est.kernels_per_step,
         "time_s_per_step": est.time_s_per_step, "energy_j_per_step": est.energy_j_per_step,
         "gpu_time_s_per_step": est.gpu_time_s_per_step,
-        "host_time_s_per_step": est.host_time_s_per_step, "bound": est.bound, "bands": dict(est.bands),
+        "host_time_s_per_step": est.host_time_s_per_step, "bound": est.bound,
+        "bands": dict(est.bands),
         "time_s_run": est.time_s_per_step * steps, "energy_j_run": est.energy_j_per_step * steps,
         "bands_run": {name: value * steps for name, value in est.bands.items()},
     }

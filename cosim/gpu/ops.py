@@ -158,7 +158,7 @@ def _class_token(c: _Counter, node: Node):
 
 
 def _walk(c: _Counter, node: Node, needs_dx: bool) -> bool:
-    """Count `node`; needs_dx says whether its input needs a gradient. Returns the same for its output."""
+    """Count `node`; needs_dx: its input needs a gradient. Returns the same for its output."""
     op, n_in, n_out = node.op, c.batch * _numel(node.in_shape), c.batch * _numel(node.out_shape)
     if op == "sequential":
         for child in node.children:
