@@ -56,3 +56,15 @@ def test_bad_workload_network_exits_2(tmp_path, capsys):
     path.write_text(text)
     code, _, err = run_cli([str(path)], capsys)
     assert code == 2 and "unknown architecture 'lstm'" in err
+
+
+def test_through_the_cosim_entry_point(capsys):
+    """Needs every subcommand module of the CLI frame (run, validate arrive from main)."""
+    import importlib.util
+    from cosim.cli import main
+    missing = [m for m in COMMAND_MODULES if importlib.util.find_spec(f"cosim.cli.{m}") is None]
+    if missing:
+        pytest.skip(f"CLI modules not on this branch yet: {missing}")
+    assert main(["gpu-cost", str(DIGITS), "--gpu", "h200"]) == 0
+    assert "time_s_per_step" in capsys.readouterr().out
+    assert main(["gpu-cost", str(DIGITS), "--gpu", "nope"]) == 2
