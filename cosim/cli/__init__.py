@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"cosim.cli.{name}")
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+        sub.set_defaults(handler=getattr(module, "run_command", None) or module.run)
     return parser
 
 
@@ -35,10 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        args = parser.parse_args(["run", *(argv or [])]) if argv == [] else args
-        if not getattr(args, "handler", None):
-            parser.print_help()
-            return EXIT_BAD_INPUT
+        parser.print_help()
+        return EXIT_BAD_INPUT
     try:
         return int(args.handler(args) or 0)
     except SpecError as exc:
@@ -47,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

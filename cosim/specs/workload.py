@@ -62,6 +62,7 @@ class WorkloadSpec(FrozenSpec):
     training: TrainingSpec
     methods: tuple[str, ...] = KNOWN_METHODS
     rules: RulesSpec = RulesSpec()
+    gpus: tuple[str, ...] = Field(("h200", "a100"), description="GPUs (hardware_specs/gpus stems) to compare with.")
 
     @field_validator("methods")
     @classmethod

@@ -1,0 +1,162 @@
+"""Python API: `cosim.run(...)` trains a workload with several update rules on a chip and
+returns the summary and per-step tables; `write_outputs` saves them with the report."""
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cosim.nn.arch import build_arch
+from cosim.nn.data import load_digits_split
+from cosim.report.summary import build_summary
+from cosim.sim.training import MethodRun, Trainer
+from cosim.specs.hardware import HardwareSpec, load_hardware
+from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
+DEFAULT_HARDWARE = "hardware_specs/rram_180nm.yaml"
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A path as given, or relative to the repository when it does not exist from here."""
+    path = Path(path)
+    if path.exists() or path.is_absolute():
+        return path
+    return REPO_ROOT / path if (REPO_ROOT / path).exists() else path
+
+
+@dataclass
+class RunResult:
+    summary: dict
+    ledger: pd.DataFrame            # per method and step: energy (J) per action, writes, loss
+    curves: pd.DataFrame            # per method and evaluation step: test accuracy
+    runs: list[MethodRun] = field(repr=False, default_factory=list)
+    run_info: dict = field(default_factory=dict)
+
+
+def _as_spec(value, loader, model):
+    if isinstance(value, model):
+        return value
+    return loader(resolve_path(value))
+
+
+def with_overrides(workload: WorkloadSpec, methods=None, seed=None, steps=None) -> WorkloadSpec:
+    """A copy of `workload` with command-line overrides applied and validated."""
+    update = {}
+    if methods is not None:
+        update["methods"] = check_methods(methods)
+    if seed is not None:
+        update["seed"] = int(seed)
+    if steps is not None:
+        update["training"] = workload.training.model_copy(update={"steps": int(steps)})
+    data = workload.model_dump()
+    data.update({k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in update.items()})
+    return WorkloadSpec.model_validate(data)
+
+
+def gpu_estimates(workload: WorkloadSpec) -> dict:
+    """What each configured GPU would spend on the same training (see cosim.gpu)."""
+    from cosim.gpu.model import Calibration, estimate_training
+    from cosim.specs.gpu import load_calibration, load_gpu
+
+    arch = build_arch(workload.network.arch, **workload.network.params)
+    spec = load_calibration()
+    out = {}
+    for name in workload.gpus:
+        est = estimate_training(arch, workload.training.batch_size, workload.training.steps,
+                                load_gpu(name), Calibration(spec.fitted, spec.assumed))
+        out[name] = {k: est[k] for k in ("gpu", "time_s_per_step", "energy_j_per_step", "bands",
+                                         "time_s_run", "energy_j_run", "bands_run", "bound")}
+    return out
+
+
+def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
+        progress: bool = False, chunk_steps: int = 1) -> RunResult:
+    """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult."""
+    wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
+    hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    data = load_digits_split(wl.data.test_fraction, wl.data.split_seed)
+    runs = []
+    with _progress(progress, wl) as advance:
+        for method in wl.methods:
+            trainer = Trainer(method, wl, hw, data, progress=advance(method), chunk_steps=chunk_steps)
+            runs.append(trainer.train())
+    summary = build_summary(wl, hw, runs, gpu_estimates(wl))
+    info = {"wall_s": {r.method: r.wall_s for r in runs},
+            "wall_s_per_step": {r.method: r.wall_s / r.steps for r in runs},
+            "seed": wl.seed, "python": platform.python_version(), "numpy": np.__version__,
+            "versions": _versions()}
+    return RunResult(summary, _ledger_table(runs), _curves(runs), runs, info)
+
+
+def _ledger_table(runs: list[MethodRun]) -> pd.DataFrame:
+    frames = []
+    for r in runs:
+        table = r.ledger.per_step(r.steps).add_prefix("energy_j.")
+        table.insert(0, "method", r.method)
+        table["loss"] = r.loss
+        table["cells_written"] = r.cells_written
+        table["device_writes"] = r.device_writes
+        table["pulses"] = r.pulses
+        frames.append(table.rename_axis("step").reset_index())
+    return pd.concat(frames, ignore_index=True).fillna(0.0)
+
+
+def _curves(runs: list[MethodRun]) -> pd.DataFrame:
+    return pd.DataFrame([{"method": r.method, "step": s, "test_accuracy": a}
+                         for r in runs for s, a in zip(r.eval_steps, r.accuracy)])
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+    names = ["cosim", "numpy", "simpy", "pandas", "pydantic", "scikit-learn"]
+    out = {}
+    for name in names:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+class _progress:
+    """A rich progress bar with one task per method (silent when disabled)."""
+
+    def __init__(self, enabled: bool, wl: WorkloadSpec):
+        self.enabled, self.wl = enabled, wl
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda method: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self.bar = Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn())
+        self.bar.__enter__()
+
+        def advance(method: str):
+            task = self.bar.add_task(method, total=self.wl.training.steps)
+            return lambda: self.bar.advance(task)
+        return advance
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+
+
+def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
+    """summary.json, run_info.json, per-step ledger CSV, accuracy CSV, report.md/.html, figures."""
+    from cosim.report.render import write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n")
+    (out / "run_info.json").write_text(json.dumps(result.run_info, indent=2, sort_keys=True) + "\n")
+    result.ledger.to_csv(out / "ledger_steps.csv", index=False)
+    result.curves.to_csv(out / "accuracy.csv", index=False)
+    write_report(result, out)
+    return out

@@ -1,0 +1,48 @@
+"""`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N] [--steps N] [--methods a,b]`"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, resolve_path, run, write_outputs
+from cosim.specs.hardware import load_hardware
+from cosim.specs.workload import load_workload
+
+NAME = "run"
+HELP = "Train a workload with several update rules on a simulated chip and write the report."
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default {DEFAULT_WORKLOAD})")
+    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML (default {DEFAULT_HARDWARE})")
+    parser.add_argument("--out", help="output folder (default reports/<workload name>)")
+    parser.add_argument("--seed", type=int, help="override the workload's seed")
+    parser.add_argument("--steps", type=int, help="override the number of training steps")
+    parser.add_argument("--methods", help="comma-separated update rules, e.g. ideal,eapu")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+def run_command(args: argparse.Namespace) -> int:
+    from cosim.cli import UsageError
+
+    workload = load_workload(resolve_path(args.workload))
+    hardware = load_hardware(resolve_path(args.hardware))
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps: must be >= 1, got {args.steps}")
+    try:
+        result = run(workload, hardware, methods=methods, seed=args.seed, steps=args.steps,
+                     progress=not args.quiet)
+    except ValueError as exc:  # a bad override, e.g. an unknown method name
+        raise UsageError(f"{'--methods' if methods else 'arguments'}: {exc}") from None
+    out = write_outputs(result, args.out or f"reports/{workload.name}")
+    print(f"wrote {out}/report.html, report.md, summary.json")
+    _print_table(result.summary)
+    return 0
+
+def _print_table(summary: dict) -> None:
+    from cosim.report.render import method_table
+
+    rows = method_table(summary)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)), file=sys.stdout)
+

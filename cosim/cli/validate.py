@@ -1,0 +1,41 @@
+"""`cosim validate FILE.yaml ...`: check hardware, workload or GPU spec files."""
+from __future__ import annotations
+
+import argparse
+
+from cosim.specs.base import SpecError, read_yaml, validate_mapping
+from cosim.specs.gpu import GpuSpec
+from cosim.specs.hardware import HardwareSpec
+from cosim.specs.workload import WorkloadSpec
+
+NAME = "validate"
+HELP = "Check hardware, workload or GPU spec files; one clear message per bad file."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="YAML files")
+
+
+def kind_of(data: dict) -> type:
+    """Workloads have a network, chips a device, GPUs a peak FP32 rate."""
+    if "network" in data or "training" in data:
+        return WorkloadSpec
+    if "device" in data or "tile" in data:
+        return HardwareSpec
+    return GpuSpec
+
+
+def run(args: argparse.Namespace) -> int:
+    errors = []
+    for path in args.files:
+        try:
+            data = read_yaml(path)
+            spec = validate_mapping(kind_of(data), data, path)
+            print(f"{path}: ok ({type(spec).__name__} {getattr(spec, 'name', '')})")
+        except SpecError as exc:
+            errors.append(exc)
+    if errors:
+        raise SpecError(errors[0].file, [p for e in errors for p in e.problems]) if len(errors) == 1 \
+            else SpecError(", ".join(e.file for e in errors), [(f"{e.file}: {f}" if f else e.file, r)
+                                                                for e in errors for f, r in e.problems])
+    return 0

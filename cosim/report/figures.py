@@ -1,0 +1,92 @@
+"""Figures of a run (matplotlib, Agg backend), each saved as PNG and returned as its path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def accuracy_curves(curves, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for method, group in curves.groupby("method", sort=False):
+        ax.plot(group.step, group.test_accuracy, marker="o", ms=3, label=method)
+    ax.set(xlabel="training step", ylabel="test accuracy", title="Accuracy vs step", ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, out / "accuracy.png")
+
+
+def energy_by_action(summary: dict, out: Path) -> Path:
+    methods = list(summary["methods"])
+    actions = sorted({a for m in methods for a in summary["methods"][m]["energy_j"]["by_action"]})
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    width = 0.8 / max(len(actions), 1)
+    for i, action in enumerate(actions):
+        values = [summary["methods"][m]["energy_j"]["by_action"].get(action, 0.0) for m in methods]
+        ax.bar(np.arange(len(methods)) + i * width, np.maximum(values, 1e-18), width, label=action)
+    ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods)
+    ax.set(yscale="log", ylabel="training energy (J)", title="Energy by action")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, out / "energy_by_action.png")
+
+
+def writes_per_step(ledger, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for method, group in ledger.groupby("method", sort=False):
+        if group.device_writes.sum() > 0:
+            ax.plot(group.step, group.device_writes, label=method, lw=1)
+    ax.set(xlabel="training step", ylabel="device writes", yscale="log", title="Writes per step")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, out / "writes_per_step.png")
+
+
+def writes_per_cell(runs, out: Path) -> Path:
+    analog = [r for r in runs if r.analog]
+    fig, axes = plt.subplots(2, max(len(analog), 1), figsize=(3.2 * max(len(analog), 1), 5.6), squeeze=False)
+    for col, run in enumerate(analog):
+        writes = run.training_writes
+        axes[0, col].hist(writes, bins=40, color="tab:blue")
+        axes[0, col].set(title=f"{run.method}", xlabel="writes per device", yscale="log")
+        first = next(iter(run.write_maps))
+        image = axes[1, col].imshow(run.write_maps[first], aspect="auto", cmap="viridis")
+        axes[1, col].set(title=f"{first}: writes per weight", xlabel="column", ylabel="row")
+        fig.colorbar(image, ax=axes[1, col])
+    return _save(fig, out / "writes_per_cell.png")
+
+
+def latency_breakdown(runs, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    methods = [r.method for r in runs]
+    bottom = np.zeros(len(runs))
+    kinds = ["bus", "host", "dac_bank", "tile", "adc_bank"]
+    for kind in kinds:
+        busy = []
+        for r in runs:
+            tx = r.ledger.transactions()
+            tx = tx[(tx.step >= 0) & (tx.kind == kind)]
+            busy.append(float((tx.end_ps - tx.start_ps).sum()) * 1e-12 / r.steps)
+        ax.bar(methods, busy, bottom=bottom, label=kind)
+        bottom += np.array(busy)
+    ax.set(ylabel="busy time per step (s)", title="Latency breakdown (busy time by component)")
+    ax.legend(fontsize=8)
+    return _save(fig, out / "latency_breakdown.png")
+
+
+def all_figures(result, out: Path) -> dict[str, Path]:
+    return {"Accuracy vs step": accuracy_curves(result.curves, out),
+            "Energy by action (log scale)": energy_by_action(result.summary, out),
+            "Writes per step": writes_per_step(result.ledger, out),
+            "Writes per cell": writes_per_cell(result.runs, out),
+            "Latency breakdown": latency_breakdown(result.runs, out)}
