@@ -30,14 +30,15 @@ def accuracy_curves(curves, out: Path) -> Path:
 def energy_by_action(summary: dict, out: Path) -> Path:
     methods = list(summary["methods"])
     actions = sorted({a for m in methods for a in summary["methods"][m]["energy_j"]["by_action"]})
-    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    fig, ax = plt.subplots(figsize=(8.5, 4.0))
     width = 0.8 / max(len(actions), 1)
     for i, action in enumerate(actions):
-        values = [summary["methods"][m]["energy_j"]["by_action"].get(action, 0.0) for m in methods]
-        ax.bar(np.arange(len(methods)) + i * width, np.maximum(values, 1e-18), width, label=action)
+        values = np.array([summary["methods"][m]["energy_j"]["by_action"].get(action, 0.0) for m in methods])
+        # Absent actions get no bar (a log axis has no zero).
+        ax.bar(np.arange(len(methods)) + i * width, np.where(values > 0, values, np.nan), width, label=action)
     ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods)
     ax.set(yscale="log", ylabel="training energy (J)", title="Energy by action")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _save(fig, out / "energy_by_action.png")
 
 
