@@ -90,6 +90,7 @@ class GlobalResidual(_Container):
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        dx = dy - self.body.backward(dy)
-        self.host_ops.add(ops=dx.size)
+        # The body's output enters with a minus sign, so its parameters see -dy.
+        dx = dy + self.body.backward(-dy)
+        self.host_ops.add(ops=2 * dx.size)
         return dx
