@@ -7,6 +7,7 @@ and the C_out filters into its columns, so one convolution is one matrix product
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from cosim.nn.layers import HostParam, Layer, MatrixParam
 from cosim.nn.matrix import Matrix
@@ -16,35 +17,38 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """(N, C, H, W) -> (N * H_out * W_out, k * k * C); rows ordered (n, oy, ox).
-
-    Loops only over the k * k kernel offsets; each offset copies one strided view."""
+def _padded_nhwc(x: np.ndarray, padding: int) -> np.ndarray:
+    """(N, C, H, W) -> zero-padded (N, H + 2p, W + 2p, C): channels innermost, so each kernel
+    offset below reads and writes contiguous runs of C values."""
     n, c, h, w = x.shape
-    h_out = conv_output_size(h, kernel, stride, padding)
-    w_out = conv_output_size(w, kernel, stride, padding)
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding))) if padding else x
-    cols = np.empty((n, h_out, w_out, kernel, kernel, c), dtype=x.dtype)
-    for ky in range(kernel):
-        for kx in range(kernel):
-            view = xp[:, :, ky:ky + stride * h_out:stride, kx:kx + stride * w_out:stride]
-            cols[:, :, :, ky, kx, :] = view.transpose(0, 2, 3, 1)
-    return cols.reshape(n * h_out * w_out, kernel * kernel * c)
+    xp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=x.dtype)
+    xp[:, padding:padding + h, padding:padding + w, :] = x.transpose(0, 2, 3, 1)
+    return xp
+
+
+def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
+    """(N, C, H, W) -> (N * H_out * W_out, k * k * C); rows ordered (n, oy, ox), columns
+    (ky, kx, c). One strided window view, copied once."""
+    c = x.shape[1]
+    windows = sliding_window_view(_padded_nhwc(x, padding), (kernel, kernel), axis=(1, 2))
+    windows = windows[:, ::stride, ::stride]  # (N, H_out, W_out, C, k, k)
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kernel * kernel * c)
 
 
 def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel: int, stride: int,
            padding: int) -> np.ndarray:
-    """Adjoint of im2col: scatter-add column gradients back to an (N, C, H, W) image."""
+    """Adjoint of im2col: scatter-add column gradients back to an (N, C, H, W) image.
+    Loops only over the k * k kernel offsets."""
     n, c, h, w = x_shape
     h_out = conv_output_size(h, kernel, stride, padding)
     w_out = conv_output_size(w, kernel, stride, padding)
     cols = cols.reshape(n, h_out, w_out, kernel, kernel, c)
-    dxp = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
+    dxp = np.zeros((n, h + 2 * padding, w + 2 * padding, c), dtype=cols.dtype)
     for ky in range(kernel):
         for kx in range(kernel):
-            dxp[:, :, ky:ky + stride * h_out:stride, kx:kx + stride * w_out:stride] += \
-                cols[:, :, :, ky, kx, :].transpose(0, 3, 1, 2)
-    return dxp[:, :, padding:padding + h, padding:padding + w] if padding else dxp
+            dxp[:, ky:ky + stride * h_out:stride, kx:kx + stride * w_out:stride, :] += \
+                cols[:, :, :, ky, kx, :]
+    return dxp[:, padding:padding + h, padding:padding + w, :].transpose(0, 3, 1, 2)
 
 
 class Conv2d(Layer):
@@ -61,16 +65,15 @@ class Conv2d(Layer):
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.weight = MatrixParam(name, matrix)
         self.bias = HostParam(f"{name}.bias", np.zeros(self.c_out)) if bias else None
-        self._cols: np.ndarray | None = None
-        self._x_shape: tuple[int, ...] = ()
+        self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         n, _, h, w = x.shape
         h_out = conv_output_size(h, self.kernel, self.stride, self.padding)
         w_out = conv_output_size(w, self.kernel, self.stride, self.padding)
-        self._x_shape = x.shape
-        self._cols = im2col(x, self.kernel, self.stride, self.padding)
-        y = self.weight.matrix.matmul(self._cols)
+        # Keep the input, not its k^2-times larger column matrix; backward rebuilds the columns.
+        self._x = x
+        y = self.weight.matrix.matmul(im2col(x, self.kernel, self.stride, self.padding))
         if self.bias is not None:
             y = y + self.bias.value
             self.host_ops.add(ops=y.size)
@@ -78,15 +81,16 @@ class Conv2d(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dy_rows = dy.transpose(0, 2, 3, 1).reshape(-1, self.c_out)
+        cols = im2col(self._x, self.kernel, self.stride, self.padding)
         # Weight gradient cols^T @ dy is an outer-product accumulation done on the host.
-        self.weight.grad = self._cols.T @ dy_rows
-        self.host_ops.add(macs=self._cols.shape[0] * self._cols.shape[1] * self.c_out)
+        self.weight.grad = cols.T @ dy_rows
+        self.host_ops.add(macs=cols.shape[0] * cols.shape[1] * self.c_out)
         if self.bias is not None:
             self.bias.grad = dy_rows.sum(axis=0)
             self.host_ops.add(ops=dy_rows.size)
         dcols = self.weight.matrix.matmul_t(dy_rows)
         self.host_ops.add(ops=dcols.size)  # the scatter-adds of col2im
-        return col2im(dcols, self._x_shape, self.kernel, self.stride, self.padding)
+        return col2im(dcols, self._x.shape, self.kernel, self.stride, self.padding)
 
     def matrix_params(self) -> list[MatrixParam]:
         return [self.weight]
