@@ -62,9 +62,14 @@ class Layer:
     def host_params(self) -> list[HostParam]:
         return []
 
+    def take_host_ops(self) -> tuple[float, float]:
+        """Host (macs, ops) since the last call; containers override this to include children."""
+        return self.host_ops.take()
+
 
 class Linear(Layer):
-    """y = x @ W + b. W lives in a Matrix (tiles or digital); b is a host parameter."""
+    """y = x @ W + b. W lives in a Matrix (tiles or digital); b is a host parameter.
+    Leading dimensions are flattened, so token tensors (N, T, D) work as N*T rows."""
 
     def __init__(self, matrix: Matrix, name: str = "linear", bias: bool = True,
                  needs_input_grad: bool = True):
@@ -76,21 +81,25 @@ class Linear(Layer):
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        self._x = x
-        y = self.weight.matrix.matmul(x)
+        self._x = x.reshape(-1, x.shape[-1])
+        y = self.weight.matrix.matmul(self._x)
         if self.bias is not None:
             y = y + self.bias.value
             self.host_ops.add(ops=y.size)
-        return y
+        return y.reshape(*x.shape[:-1], y.shape[-1])
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        lead = dy.shape[:-1]
+        dy = dy.reshape(-1, dy.shape[-1])
         # The weight gradient is an outer product computed digitally on the host.
         self.weight.grad = self._x.T @ dy
         self.host_ops.add(macs=self._x.shape[0] * self._x.shape[1] * dy.shape[1])
         if self.bias is not None:
             self.bias.grad = dy.sum(axis=0)
             self.host_ops.add(ops=dy.size)
-        return self.weight.matrix.matmul_t(dy) if self.needs_input_grad else None
+        if not self.needs_input_grad:
+            return None
+        return self.weight.matrix.matmul_t(dy).reshape(*lead, self._x.shape[1])
 
     def matrix_params(self) -> list[MatrixParam]:
         return [self.weight]
@@ -154,7 +163,7 @@ class Sequential(Layer):
 
     def take_host_ops(self) -> tuple[float, float]:
         """Host (macs, ops) of every layer since the last call."""
-        totals = [layer.take_host_ops() if isinstance(layer, Sequential) else layer.host_ops.take()
+        totals = [layer.take_host_ops() if hasattr(layer, "take_host_ops") else layer.host_ops.take()
                   for layer in self.layers]
         own = self.host_ops.take()
         return (sum(t[0] for t in totals) + own[0], sum(t[1] for t in totals) + own[1])

@@ -1,0 +1,80 @@
+"""Image-restoration data: offline, split without overlap, seeded, fast, correctly degraded."""
+import time
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cosim.nn import images
+
+
+def test_train_and_test_images_are_disjoint_by_name_and_content():
+    assert not set(images.TRAIN_IMAGES) & set(images.TEST_IMAGES)
+    for train_name in images.TRAIN_IMAGES:
+        for test_name in images.TEST_IMAGES:
+            a, b = images.load_gray(train_name), images.load_gray(test_name)
+            assert a.shape != b.shape or not np.allclose(a, b), (train_name, test_name)
+
+
+def test_test_patches_come_only_from_test_images():
+    rng = np.random.default_rng(0)
+    patches = images.sample_patches("test", 20, 16, rng, augment=False)
+    windows = [sliding_window_view(im, (16, 16)) for im in images.split_images("test")]
+    for patch in patches[:, 0]:
+        assert any(_contains(w, patch) for w in windows)
+
+
+def _contains(windows, patch):
+    """Whether any window equals the patch; candidates are positions matching its first pixel."""
+    rows, cols = np.nonzero(windows[:, :, 0, 0] == patch[0, 0])
+    return bool((windows[rows, cols] == patch).all(axis=(1, 2)).any())
+
+
+def test_images_load_offline_as_gray_unit_range():
+    for name in images.TRAIN_IMAGES + images.TEST_IMAGES:
+        image = images.load_gray(name)
+        assert image.ndim == 2 and image.dtype == np.float64
+        assert 0.0 <= image.min() and image.max() <= 1.0 and image.std() > 0.02
+
+
+def test_sampling_is_deterministic_under_a_seed():
+    a = images.denoising_pairs("train", 50, np.random.default_rng(7), patch=24)
+    b = images.denoising_pairs("train", 50, np.random.default_rng(7), patch=24)
+    c = images.denoising_pairs("train", 50, np.random.default_rng(8), patch=24)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert not np.array_equal(a[1], c[1])
+
+
+def test_denoising_pairs_have_the_requested_noise():
+    noisy, clean = images.denoising_pairs("train", 400, np.random.default_rng(1), patch=40)
+    assert noisy.shape == clean.shape == (400, 1, 40, 40)
+    assert 0.0 <= clean.min() and clean.max() <= 1.0
+    assert (noisy - clean).std() == pytest.approx(25 / 255, rel=0.01)
+    assert images.psnr(clean, noisy) == pytest.approx(20.17, abs=0.1)  # 20 log10(255 / 25)
+
+
+def test_super_resolution_pairs_are_bicubic_downsampled():
+    low, high = images.super_resolution_pairs("test", 30, np.random.default_rng(2), patch=40)
+    assert low.shape == (30, 1, 20, 20) and high.shape == (30, 1, 40, 40)
+    assert 0.0 <= low.min() and low.max() <= 1.0
+    # a 2x downsample is close to the 2x2 block average and keeps the mean brightness
+    block_mean = high.reshape(30, 1, 20, 2, 20, 2).mean(axis=(3, 5))
+    assert np.abs(low - block_mean).mean() < 0.02
+    assert low.mean() == pytest.approx(high.mean(), abs=0.01)
+
+
+def test_metrics():
+    rng = np.random.default_rng(3)
+    clean = rng.random((4, 1, 32, 32))
+    assert images.ssim(clean, clean) == pytest.approx(1.0)
+    assert images.psnr(clean, clean + 0.1) == pytest.approx(20.0)
+    noise = rng.normal(0, 1, clean.shape)
+    scores = [images.ssim(clean, clean + sigma * noise) for sigma in (0.05, 0.2, 0.5)]
+    assert scores[0] > scores[1] > scores[2] and scores[2] < 0.5
+
+
+def test_data_set_construction_is_fast():
+    images.load_gray("astronaut")  # decoding the first PNG happens once per process
+    start = time.perf_counter()
+    images.denoising_pairs("train", 3000, np.random.default_rng(4), patch=40)
+    assert time.perf_counter() - start < 2.0
