@@ -37,15 +37,3 @@ def make_matrices(weights: dict[str, np.ndarray], analog: bool, hw, weight_bound
     if not analog:
         return {name: DigitalMatrix(w) for name, w in weights.items()}
     return {name: AnalogMatrix(name, w, hw, weight_bound, rng) for name, w in weights.items()}
-
-
-def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy and its gradient with respect to the logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
-    n = logits.shape[0]
-    loss = float(-np.log(probs[np.arange(n), labels] + 1e-12).mean())
-    grad = probs.copy()
-    grad[np.arange(n), labels] -= 1.0
-    return loss, grad / n

@@ -20,7 +20,8 @@ from cosim.nn.data import BatchStream, Dataset
 from cosim.nn.matrix import DigitalMatrix
 from cosim.rules import RuleContext, make_rule
 from cosim.sim.ledger import Ledger
-from cosim.sim.network import build_mlp, initial_weights, make_matrices, softmax_cross_entropy
+from cosim.nn.losses import SoftmaxCrossEntropy
+from cosim.sim.network import build_mlp, initial_weights, make_matrices
 from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import WorkloadSpec
 
@@ -68,6 +69,7 @@ class Trainer:
         self.matrices = make_matrices(weights, self.rule.analog, hw, workload.training.weight_bound,
                                       streams["devices"])
         self.net = build_mlp(arch, self.matrices)
+        self.loss = SoftmaxCrossEntropy()
         self.batches = BatchStream(data.x_train, data.y_train, workload.training.batch_size, streams["data"])
         self.env = simpy.Environment()
         self.ledger = Ledger()
@@ -131,8 +133,8 @@ class Trainer:
         for layer in self.net.layers:
             h = layer.forward(h, train=True)
             tape.extend(self._drain(layer, "forward"))
-        self.run.loss[step], grad = softmax_cross_entropy(h, labels)
-        tape.append(("host", "loss", 0.0, 3.0 * h.size))
+        self.run.loss[step], grad = self.loss(h, labels)
+        tape.append(("host", "loss", *self.loss.host_ops.take()))
         for layer in reversed(self.net.layers):
             grad = layer.backward(grad)
             tape.extend(self._drain(layer, "backward"))
