@@ -92,7 +92,9 @@ class _Builder:
             return ACTIVATIONS[op]()
         if op in _SIMPLE:
             return _SIMPLE[op](node)
-        return _WITH_PARAMS[op](self, node, scope)
+        if op in _WITH_PARAMS:
+            return _WITH_PARAMS[op](self, node, scope)
+        raise ValueError(f"no layer for op {op!r}")
 
 
 def _linear(b: _Builder, node: Node, scope: str) -> Layer:
@@ -153,5 +155,5 @@ def build_network(arch: Arch, make_matrix: MakeMatrix, rng: np.random.Generator,
     builder = _Builder(make_matrix, rng, init or default_init(arch))
     try:
         return Network(arch, builder.build(arch.root, ""))
-    except KeyError as err:
-        raise ValueError(f"{arch.name}: no layer for op {err.args[0]!r}") from None
+    except ValueError as err:
+        raise ValueError(f"{arch.name}: {err}") from None
