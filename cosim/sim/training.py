@@ -169,8 +169,7 @@ class Trainer:
             plan = self.rule.plan(-lr * param.grad, self.ctx, self.rule_rng)
             yield from self.chip.host_work("update_rule", 0.0, param.grad.size, plan.host_draws)
             if plan.mode == "digital":
-                param.matrix.apply_update(plan.delta_matrix(param.grad.shape) if hasattr(plan, "delta_matrix")
-                                          else _dense(plan, param.grad.shape))
+                param.matrix.apply_update(_dense(plan, param.grad.shape))
                 self.run.cells_written[step] += plan.cells.size
                 continue
             controller = "verify" if plan.mode == "verify" else ("eapu" if self.method == "eapu" else "open_loop")
