@@ -25,6 +25,16 @@ class WriteOutcome:
     pulses: np.ndarray           # physical pulses applied, per device
     potentiating: np.ndarray     # True where the pulses were SET (up) pulses
 
+    @property
+    def device_pulses(self) -> np.ndarray:
+        """Pulses per targeted device."""
+        return self.pulses
+
+    @property
+    def device_writes(self) -> np.ndarray:
+        """Write cycles per targeted device (one pulse train is one cycle)."""
+        return (self.pulses > 0).astype(float)
+
 
 class DeviceArray:
     """All devices of one weight matrix; every operation is vectorised over the cells it touches."""

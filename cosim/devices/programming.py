@@ -27,6 +27,16 @@ class VerifyOutcome:
     converged: np.ndarray
 
     @property
+    def device_pulses(self) -> np.ndarray:
+        """Pulses per device over all iterations."""
+        return self.pulses.sum(axis=0)
+
+    @property
+    def device_writes(self) -> np.ndarray:
+        """Write cycles per device: each iteration that pulsed it is one."""
+        return (self.pulses > 0).sum(axis=0).astype(float)
+
+    @property
     def iterations(self) -> np.ndarray:
         """Verify iterations each device needed (>= 1: the first read checks it)."""
         return (self.reads > 0).sum(axis=0)

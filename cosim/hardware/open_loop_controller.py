@@ -13,6 +13,20 @@ from cosim.devices.programming import program_open_loop
 from cosim.hardware.cell_map import map_rows, per_row_max, per_tile_device_sum, per_tile_sum
 
 
+def row_pulse_time(costs: ActionCosts, rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:
+    """Seconds per physical row: its longest SET train, then its longest RESET train."""
+    up = np.where(potentiating, pulses, 0.0)
+    return costs.pulse_time(per_row_max(rows.row_key, up, rows.n_rows)
+                            + per_row_max(rows.row_key, pulses - up, rows.n_rows))
+
+
+def pulse_actions(costs: ActionCosts, matrix, devices: np.ndarray, pulses: np.ndarray, rows):
+    """Per tile: (pulses, their energy in J at each device's conductance)."""
+    g = matrix.devices.conductance().flat[devices]
+    return (per_tile_device_sum(pulses, rows),
+            per_tile_device_sum(costs.pulse_energy(pulses * g), rows))
+
+
 class OpenLoopController:
     kind = "open_loop_controller"
     op = "open_loop_write"
@@ -28,13 +42,8 @@ class OpenLoopController:
             return outcome
         tile_spec = self.costs.hw.tile
         rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
-        up = np.where(outcome.potentiating, outcome.pulses, 0.0)
-        down = outcome.pulses - up
-        row_time = self.costs.pulse_time(per_row_max(rows.row_key, up, rows.n_rows)
-                                         + per_row_max(rows.row_key, down, rows.n_rows))
-        g = matrix.devices.conductance().flat[outcome.devices]
-        energy = per_tile_device_sum(self.costs.pulse_energy(outcome.pulses * g), rows)
-        pulses = per_tile_device_sum(outcome.pulses, rows)
+        row_time = row_pulse_time(self.costs, rows, outcome.pulses, outcome.potentiating)
+        pulses, energy = pulse_actions(self.costs, matrix, outcome.devices, outcome.pulses, rows)
         latency = per_tile_sum(row_time, rows)
         events = [tiles[t].program(self.op, latency[t], {"program_pulse": (pulses[t], energy[t])})
                   for t in np.flatnonzero(pulses)]

@@ -10,7 +10,8 @@ import numpy as np
 
 from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import VerifyOutcome, program_verify_delta
-from cosim.hardware.cell_map import map_rows, per_row_max, per_tile_device_sum, per_tile_sum
+from cosim.hardware.cell_map import map_rows, per_tile_device_sum, per_tile_sum
+from cosim.hardware.open_loop_controller import pulse_actions, row_pulse_time
 
 
 class WriteVerifyController:
@@ -44,20 +45,17 @@ class WriteVerifyController:
             in_row = np.bincount(rows.row_key[reading], minlength=rows.n_rows)
             row_reads += (in_row > 0) * reads.max()
             row_time += np.where(in_row > 0, self.costs.verify_read_time(reads.max(), in_row), 0.0)
-            row_time += self.costs.pulse_time(per_row_max(rows.row_key, np.where(up, pulses, 0.0), rows.n_rows)
-                                              + per_row_max(rows.row_key, np.where(up, 0.0, pulses), rows.n_rows))
+            row_time += row_pulse_time(self.costs, rows, pulses, up)
         yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads))
 
     def _tile_events(self, matrix, tiles, outcome, rows, row_time, row_reads):
         costs = self.costs
         g = matrix.devices.conductance().flat[outcome.devices]
         device_reads = outcome.reads.sum(axis=0)
-        pulses = outcome.pulses.sum(axis=0)
         read_energy = (costs.array_read_energy(device_reads * g) + costs.adc_energy(device_reads))
         verify_energy = per_tile_device_sum(read_energy, rows) + per_tile_sum(costs.dac_energy(row_reads), rows)
         verify_count = per_tile_device_sum(device_reads, rows)
-        pulse_energy = per_tile_device_sum(costs.pulse_energy(pulses * g), rows)
-        pulse_count = per_tile_device_sum(pulses, rows)
+        pulse_count, pulse_energy = pulse_actions(costs, matrix, outcome.devices, outcome.device_pulses, rows)
         latency = per_tile_sum(row_time, rows)
         return [tiles[t].program(self.op, latency[t], {"verify_read": (verify_count[t], verify_energy[t]),
                                                        "program_pulse": (pulse_count[t], pulse_energy[t])})

@@ -37,13 +37,18 @@ class DigitalMatrix:
         self.w = np.array(w, dtype=np.float64)
         self.in_features, self.out_features = self.w.shape
         self.macs = 0.0     # multiply-accumulates done so far (digital work to be priced)
+        self.record = True  # False: products are measurements, not priced work
+
+    def _count(self, vectors: int) -> None:
+        if self.record:
+            self.macs += vectors * self.in_features * self.out_features
 
     def matmul(self, x: np.ndarray) -> np.ndarray:
-        self.macs += x.shape[0] * self.in_features * self.out_features
+        self._count(x.shape[0])
         return x @ self.w
 
     def matmul_t(self, dy: np.ndarray) -> np.ndarray:
-        self.macs += dy.shape[0] * self.in_features * self.out_features
+        self._count(dy.shape[0])
         return dy @ self.w.T
 
     def weights(self) -> np.ndarray:

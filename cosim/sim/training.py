@@ -181,28 +181,20 @@ class Trainer:
         yield from self.chip.host_work("host_param_update", 0.0, 2.0 * sum(p.value.size for p in host))
 
     def _count_writes(self, step: int, outcome, matrix) -> None:
-        pulses = outcome.pulses if outcome.pulses.ndim == 1 else outcome.pulses.sum(axis=0)
-        written = outcome.devices[pulses > 0]
+        pulses = outcome.device_pulses
         cells = matrix.in_features * matrix.out_features
-        self.run.cells_written[step] += np.unique(written % cells).size
-        writes = pulses > 0 if outcome.pulses.ndim == 1 else (outcome.pulses > 0).sum(axis=0)
-        self.run.device_writes[step] += float(np.sum(writes))
+        self.run.cells_written[step] += np.unique(outcome.devices[pulses > 0] % cells).size
+        self.run.device_writes[step] += float(outcome.device_writes.sum())
         self.run.pulses[step] += float(pulses.sum())
 
     # ----- measurement ----------------------------------------------------------------------------
     def _evaluate(self, step: int) -> None:
-        analog = [m for m in self.matrices.values() if not isinstance(m, DigitalMatrix)]
-        for m in analog:
+        for m in self.matrices.values():
             m.record = False
-        macs_before = {n: getattr(m, "macs", 0.0) for n, m in self.matrices.items()}
         logits = self.net.forward(self.data.x_test, train=False)
-        for n, m in self.matrices.items():
-            if isinstance(m, DigitalMatrix):
-                m.macs = macs_before[n]
-        for m in analog:
+        for m in self.matrices.values():
             m.record = True
-        for layer in self.net.layers:
-            layer.host_ops.take()
+        self.net.take_host_ops()   # evaluation's host work is not priced either
         self.run.eval_steps.append(step)
         self.run.accuracy.append(float((logits.argmax(axis=1) == self.data.y_test).mean()))
 
