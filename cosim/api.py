@@ -14,20 +14,12 @@ from cosim.nn.arch import build_arch
 from cosim.nn.data import load_digits_split
 from cosim.report.summary import build_summary
 from cosim.sim.training import MethodRun, Trainer
+from cosim.specs.base import resolve_path
 from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
 DEFAULT_HARDWARE = "hardware_specs/rram_180nm.yaml"
-
-
-def resolve_path(path: str | Path) -> Path:
-    """A path as given, or relative to the repository when it does not exist from here."""
-    path = Path(path)
-    if path.exists() or path.is_absolute():
-        return path
-    return REPO_ROOT / path if (REPO_ROOT / path).exists() else path
 
 
 @dataclass
