@@ -41,7 +41,7 @@ def run_sweep(path: str | Path, out: str | Path | None = None, workers: int | No
     store.prepare(resume)
     todo = store.missing(retry_errors)
     tasks = [{"key": p.key, "workload": p.workload, "hardware": p.hardware} for p in todo]
-    results = (dask_results(tasks, scheduler) if scheduler
+    results = (iter(()) if not tasks else dask_results(tasks, scheduler) if scheduler
                else local_results(tasks, workers or default_workers()))
     outcome = SweepOutcome(out, len(points), len(todo), len(points) - len(todo))
     with _progress(progress, spec.name, len(todo)) as advance:
