@@ -36,10 +36,18 @@ def local_results(tasks: list[dict], workers: int) -> Iterator[dict]:
     (no state, threads or progress bar inherited from this process; no import per worker)."""
     context = get_context("forkserver")
     context.set_forkserver_preload(["cosim.api"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    finished = False
+    try:
         futures = {pool.submit(run_point, task): task["key"] for task in tasks}
         for future in as_completed(futures):
             yield _result_or_error(future, futures[future])
+        finished = True
+    finally:
+        if not finished:   # interrupted: stop the running points now, their results are lost anyway
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        pool.shutdown(wait=finished, cancel_futures=True)
 
 
 def dask_results(tasks: list[dict], scheduler: str) -> Iterator[dict]:
