@@ -160,24 +160,40 @@ def test_resume_runs_only_missing_points(local_sweep, tmp_path, capsys):
     assert len(pd.read_csv(copy / "results.csv")) == 8
 
 
-def test_a_raising_point_is_recorded_and_the_sweep_goes_on(tmp_path):
-    # A network whose input width does not match the data builds, but fails when it trains.
-    path = sweep_file(tmp_path, "grid:\n  workload.network.params.widths: [[64, 8, 10], [32, 10]]\n",
-                      methods="[eapu]")
-    outcome = run_sweep(path, tmp_path / "out", workers=2, report=True)
-    assert outcome.ran == 2 and len(outcome.errors) == 1
-    table = load_table(outcome.out)
-    bad = table[table.status == "error"]
-    assert len(bad) == 1 and bad.iloc[0]["workload.network.params.widths"] == "32,10"
-    assert "Error" in bad.iloc[0].error
-    assert (outcome.out / "points" / outcome.errors[0] / "error.txt").read_text().startswith("Traceback")
-    assert table[table.status == "ok"].test_accuracy.notna().all()
-    assert "Points that raised" in (outcome.out / "report.md").read_text()
-    again = run_sweep(path, tmp_path / "out", workers=1, resume=True, report=False)
-    assert again.ran == 0                                    # recorded errors count as done ...
-    again = run_sweep(path, tmp_path / "out", workers=1, resume=True, retry_errors=True, report=False)
-    assert again.ran == 1 and len(again.errors) == 1         # ... unless retried
-    assert len(pd.read_csv(tmp_path / "out" / "results.csv")) == 2
+def test_a_raising_point_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    # In-process Dask workers see the patched training, which fails for one ADC resolution.
+    from distributed import LocalCluster
+
+    import cosim.api
+
+    real_run = cosim.api.run
+
+    def flaky_run(workload, hardware, **kwargs):
+        if hardware.adc.bits == 5:
+            raise FloatingPointError("weights diverged")
+        return real_run(workload, hardware, **kwargs)
+
+    monkeypatch.setattr(cosim.api, "run", flaky_run)
+    path = sweep_file(tmp_path, "grid:\n  hardware.adc.bits: [4, 5, 6]\n", methods="[eapu]")
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        outcome = run_sweep(path, out, scheduler=cluster.scheduler_address)
+        assert outcome.ran == 3 and len(outcome.errors) == 1
+        table = load_table(out)
+        bad = table[table.status == "error"]
+        assert bad["hardware.adc.bits"].tolist() == [5]
+        assert bad.iloc[0].error == "FloatingPointError: weights diverged"
+        assert "Traceback" in (out / "points" / outcome.errors[0] / "error.txt").read_text()
+        assert table[table.status == "ok"].metric.notna().all() and len(table) == 3
+        assert "Points that raised" in (out / "report.md").read_text()
+        again = run_sweep(path, out, scheduler=cluster.scheduler_address, resume=True, report=False)
+        assert again.ran == 0                                    # recorded errors count as done ...
+        monkeypatch.setattr(cosim.api, "run", real_run)
+        again = run_sweep(path, out, scheduler=cluster.scheduler_address, resume=True,
+                          retry_errors=True, report=False)
+        assert again.ran == 1 and not again.errors                # ... unless retried
+    table = pd.read_csv(out / "results.csv")
+    assert len(table) == 3 and set(table.status) == {"ok"}
 
 
 def test_killed_sweep_loses_no_finished_point_and_resumes(tmp_path):
@@ -212,12 +228,13 @@ def test_fronts_are_per_method_and_use_seed_means():
     table = pd.DataFrame({
         "point": [0, 0, 1, 1, 2, 3], "key": list("aabbcd"), "seed": [0, 1, 0, 1, 0, 0],
         "x": [1, 1, 2, 2, 1, 2], "method": ["m", "m", "m", "m", "n", "n"], "status": "ok",
-        "test_accuracy": [0.8, 0.6, 0.9, 0.9, 0.5, 0.4], "energy_j": [1.0, 1.0, 2.0, 2.0, 1.0, 3.0],
+        "metric_name": "test_accuracy",
+        "metric": [0.8, 0.6, 0.9, 0.9, 0.5, 0.4], "energy_j": [1.0, 1.0, 2.0, 2.0, 1.0, 3.0],
         "steps_to_1pct_cells_failed": [10.0, 10.0, 10.0, 10.0, None, 5.0],
         "latency_s": 1.0, "cell_writes": 1, "fraction_updated_per_step": 0.1})
     configs = configurations(table, ["x"])
     m = configs[configs.method == "m"].set_index("x")
-    assert m.loc[1].test_accuracy == pytest.approx(0.7) and m.loc[1].seeds == 2
+    assert m.loc[1].metric == pytest.approx(0.7) and m.loc[1].seeds == 2
     front = pareto_fronts(configs)
     assert sorted(zip(front.method, front.x)) == [("m", 1), ("m", 2), ("n", 1)]
     assert np.isinf(configs[(configs.method == "n") & (configs.x == 1)].lifetime_steps).all()
@@ -233,6 +250,13 @@ def test_report_command_rewrites_report_and_rejects_other_folders(local_sweep, t
         assert heading in text
     assert main(["report", str(tmp_path)]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_example_sweeps_validate(capsys):
+    examples = sorted((ROOT / "workloads" / "sweeps").glob("*.yaml"))
+    assert len(examples) >= 2
+    assert main(["validate", *map(str, examples)]) == 0
+    assert capsys.readouterr().out.count("valid points") == len(examples)
 
 
 def test_dry_run_lists_valid_points(tmp_path, capsys):

@@ -20,11 +20,11 @@ from cosim.report.render import fmt_value, write_documents  # noqa: E402
 from cosim.report.sweep_table import load_table, read_plan  # noqa: E402
 
 # Criterion column -> (label, higher is better).
-CRITERIA = {"test_accuracy": ("test accuracy", True),
+CRITERIA = {"metric": ("test metric", True),
             "energy_j": ("training energy (J)", False),
             "lifetime_steps": ("lifetime (steps to 1 % devices failed)", True),
             "latency_s": ("training latency (s)", False)}
-PARETO_OBJECTIVES = ("energy_j", "test_accuracy", "lifetime_steps")
+PARETO_OBJECTIVES = ("energy_j", "metric", "lifetime_steps")
 MAX_TABLE_ROWS = 200
 
 
@@ -33,11 +33,12 @@ def configurations(table: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
     ok = table[table.status == "ok"].copy()
     ok["lifetime_steps"] = ok.steps_to_1pct_cells_failed.astype(float).fillna(np.inf)
     keys = list(axes) + ["method"]
-    numeric = ["test_accuracy", "energy_j", "lifetime_steps", "latency_s", "cell_writes",
+    numeric = ["metric", "energy_j", "lifetime_steps", "latency_s", "cell_writes",
                "fraction_updated_per_step"]
     grouped = ok.groupby(keys, sort=False, dropna=False)
     out = grouped[numeric].mean()
-    out["accuracy_std"] = grouped.test_accuracy.std(ddof=0)
+    out["metric_std"] = grouped.metric.std(ddof=0)
+    out["metric_name"] = grouped.metric_name.first()
     out["seeds"] = grouped.size()
     return out.reset_index()
 
@@ -89,12 +90,18 @@ def _rows(records, columns: list[str], headers: list[str] | None = None) -> list
 
 
 def _config_columns(axes: list[str]) -> list[str]:
-    return list(axes) + ["method", "seeds", "test_accuracy", "accuracy_std", "energy_j", "lifetime_steps",
+    return list(axes) + ["method", "seeds", "metric", "metric_std", "energy_j", "lifetime_steps",
                          "latency_s", "fraction_updated_per_step"]
+
+
+def metric_label(configs: pd.DataFrame) -> str:
+    """The task metric's name(s), e.g. test_accuracy or test_psnr."""
+    return " / ".join(dict.fromkeys(configs.metric_name.dropna())) or "test metric"
 
 
 def report_sections(table: pd.DataFrame, axes: list[str]) -> list[tuple[str, str, list[list[str]]]]:
     configs = configurations(table, axes)
+    metric = metric_label(configs)
     columns = _config_columns(axes)
     records = configs.to_dict("records")
     shown = records[:MAX_TABLE_ROWS]
@@ -102,11 +109,11 @@ def report_sections(table: pd.DataFrame, axes: list[str]) -> list[tuple[str, str
     fronts = pareto_fronts(configs)
     sections = [
         ("Results", "Per configuration and update rule, averaged over seeds (`seeds` = replications, "
-         "`accuracy_std` their spread); every run is a row of results.csv / results.parquet." + more,
+         f"`metric` is {metric}, `metric_std` its spread over seeds); every run is a row of results.csv / results.parquet." + more,
          _rows(shown, columns)),
-        ("Pareto fronts: energy vs test accuracy vs lifetime", "Per update rule, the configurations no "
+        (f"Pareto fronts: energy vs {metric} vs lifetime", "Per update rule, the configurations no "
          "other configuration of the same rule beats on all three of: lower training energy, higher "
-         "test accuracy, longer lifetime. The figure plots them (filled markers) among all points.",
+         f"{metric}, longer lifetime (steps until 1 % of devices fail). The figure plots them (filled markers) among all points.",
          _rows(fronts.to_dict("records"), columns)),
         ("Best points per criterion", "The best configuration by each criterion, over all rules and per rule.",
          _rows(best_points(configs), ["criterion", "scope"] + columns)),
@@ -133,7 +140,7 @@ def pareto_figure(configs: pd.DataFrame, out: Path) -> Path:
     for i, (method, group) in enumerate(configs.groupby("method", sort=False)):
         color = f"C{i}"
         members = front[front.method == method]
-        for ax, column in zip(axes, ("test_accuracy", "lifetime_steps")):
+        for ax, column in zip(axes, ("metric", "lifetime_steps")):
             finite = group[np.isfinite(group[column])]
             ax.scatter(finite.energy_j, finite[column], s=14, color=color, alpha=0.35)
             shown = members[np.isfinite(members[column])].sort_values("energy_j")
@@ -162,17 +169,17 @@ def sensitivity_figure(configs: pd.DataFrame, axis: str, index: int, out: Path) 
     """Each criterion against one axis, averaged over the other axes, one line per rule."""
     fig, panels = plt.subplots(1, 3, figsize=(12, 3.6))
     by = configs.groupby([axis, "method"], sort=False, dropna=False)
-    means = by[["test_accuracy", "energy_j", "lifetime_steps"]].mean().reset_index()
+    means = by[["metric", "energy_j", "lifetime_steps"]].mean().reset_index()
     x_all, labels = _axis_positions(means[axis])
     means["_x"] = x_all
     for i, (method, group) in enumerate(means.groupby("method", sort=False)):
         group = group.sort_values("_x")
-        for panel, column in zip(panels, ("test_accuracy", "energy_j", "lifetime_steps")):
+        for panel, column in zip(panels, ("metric", "energy_j", "lifetime_steps")):
             finite = group[np.isfinite(group[column])]
             panel.plot(finite._x, finite[column], marker="o", color=f"C{i}", label=method)
-    for panel, column in zip(panels, ("test_accuracy", "energy_j", "lifetime_steps")):
+    for panel, column in zip(panels, ("metric", "energy_j", "lifetime_steps")):
         panel.set(xlabel=axis, ylabel=CRITERIA[column][0])
-        if column != "test_accuracy":
+        if column != "metric":
             panel.set_yscale("log")
         if labels:
             panel.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)

@@ -3,7 +3,7 @@
     SWEEP_DIR/sweep.json           name, axes and every planned point (index, key, values, seed)
     SWEEP_DIR/sweep.yaml           copy of the sweep file
     SWEEP_DIR/points/KEY/          one finished point: point.json (+ summary.json, run_info.json,
-                                   ledger_steps.csv, accuracy.csv when it ran; error text when it raised)
+                                   ledger_steps.csv, test_metrics.csv when it ran; error text when it raised)
     SWEEP_DIR/results.csv          one row per (point, method); rows appended as points finish
     SWEEP_DIR/results.parquet      the same table, rewritten (atomically) after every point
 
@@ -20,7 +20,7 @@ import pandas as pd
 
 POINTS = "points"
 RESULT_COLUMNS = [
-    "method", "status", "test_accuracy", "energy_j", "energy_chip_j", "energy_chip_bus_j",
+    "method", "status", "metric_name", "metric", "energy_j", "energy_chip_j", "energy_chip_bus_j",
     "energy_setup_j", "latency_s", "latency_per_step_s", "cell_writes", "pulses",
     "fraction_updated_per_step", "max_writes_per_cell", "steps_to_first_cell_failure",
     "steps_to_1pct_cells_failed", "final_loss", "error"]
@@ -34,7 +34,8 @@ def table_columns(axes: list[str]) -> list[str]:
 def method_row(m: dict) -> dict:
     """The table's columns of one method's entry in summary.json."""
     energy, life, writes = m["energy_j"], m["lifetime"], m["writes"]
-    return {"status": "ok", "test_accuracy": m["metric"]["value"], "energy_j": energy["total"],
+    return {"status": "ok", "metric_name": m["metric"]["name"], "metric": m["metric"]["value"],
+            "energy_j": energy["total"],
             "energy_chip_j": energy["by_boundary"]["chip"],
             "energy_chip_bus_j": energy["by_boundary"]["chip_bus"], "energy_setup_j": energy["setup"],
             "latency_s": m["latency_s"]["total"], "latency_per_step_s": m["latency_s"]["per_step"],

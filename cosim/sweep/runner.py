@@ -105,7 +105,7 @@ class _SweepStore:
             write_json(partial / "summary.json", result["summary"])
             write_json(partial / "run_info.json", result["run_info"])
             result["ledger"].to_csv(partial / "ledger_steps.csv", index=False)
-            result["curves"].to_csv(partial / "accuracy.csv", index=False)
+            result["curves"].to_csv(partial / "test_metrics.csv", index=False)
         else:
             (partial / "error.txt").write_text(result["traceback"])
         write_json(partial / "point.json", meta)
