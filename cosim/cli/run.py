@@ -1,10 +1,14 @@
-"""`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N] [--steps N] [--methods a,b]`"""
+"""`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N] [--steps N] [--methods a,b]
+[--checkpoint-every N] [--resume]`"""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
-from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, resolve_path, run, write_outputs
+from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, Checkpointing, resolve_path, run, write_outputs
+from cosim.sim.checkpoint import CheckpointError
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import load_workload
 
@@ -19,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="override the number of training steps")
     parser.add_argument("--methods", help="comma-separated update rules, e.g. ideal,eapu")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--checkpoint-every", type=int, metavar="N",
+                        help="save each method's state every N steps in OUT/checkpoints (removed once "
+                             "the outputs are written)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue a killed run from OUT/checkpoints (same arguments as before)")
 
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
@@ -28,12 +37,23 @@ def run_command(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: must be >= 1, got {args.steps}")
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise UsageError(f"--checkpoint-every: must be >= 1, got {args.checkpoint_every}")
+    out_dir = Path(args.out or f"reports/{workload.name}")
+    checkpoints = out_dir / "checkpoints"
+    checkpointing = (Checkpointing(checkpoints, args.checkpoint_every, args.resume)
+                     if args.checkpoint_every or args.resume else None)
     try:
         result = run(workload, hardware, methods=methods, seed=args.seed, steps=args.steps,
-                     progress=not args.quiet)
+                     progress=not args.quiet, checkpointing=checkpointing)
     except ValueError as exc:  # a bad override, e.g. an unknown method name
         raise UsageError(f"{'--methods' if methods else 'arguments'}: {exc}") from None
-    out = write_outputs(result, args.out or f"reports/{workload.name}")
+    except CheckpointError as exc:
+        raise UsageError(f"--resume: {exc}") from None
+    out = write_outputs(result, out_dir)
+    shutil.rmtree(checkpoints, ignore_errors=True)   # the outputs now hold everything
+    if "resumed_at_step" in result.run_info:
+        print("resumed at step: " + ", ".join(f"{m} {s}" for m, s in result.run_info["resumed_at_step"].items()))
     print(f"wrote {out}/report.html, report.md, summary.json")
     _print_table(result.summary)
     return 0

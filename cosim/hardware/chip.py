@@ -28,6 +28,11 @@ class Chip:
                             "eapu": EaPUController(env, self.costs),
                             "verify": WriteVerifyController(env, self.costs)}
 
+    def servers(self) -> dict:
+        """Every FIFO server of the chip by name (their busy-until times are its timing state)."""
+        found = [self.host] + [s for tiles in self.tiles.values() for t in tiles for s in (t, t.dac, t.adc)]
+        return {s.name: s for s in found}
+
     @property
     def tile_count(self) -> int:
         return sum(len(t) for t in self.tiles.values())

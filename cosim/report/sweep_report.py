@@ -99,24 +99,31 @@ def metric_label(configs: pd.DataFrame) -> str:
     return " / ".join(dict.fromkeys(configs.metric_name.dropna())) or "test metric"
 
 
+def shown_axes(configs: pd.DataFrame, axes: list[str]) -> list[str]:
+    """Axes worth a column or a plot: a `methods` axis of single rules only repeats `method`."""
+    redundant = "methods" in axes and (configs["methods"].astype(str) == configs["method"]).all()
+    return [a for a in axes if not (a == "methods" and redundant)]
+
+
 def report_sections(table: pd.DataFrame, axes: list[str]) -> list[tuple[str, str, list[list[str]]]]:
     configs = configurations(table, axes)
     metric = metric_label(configs)
-    columns = _config_columns(axes)
+    columns = _config_columns(shown_axes(configs, axes))
+    headers = [{"metric": metric, "metric_std": f"{metric} std"}.get(c, c) for c in columns]
     records = configs.to_dict("records")
     shown = records[:MAX_TABLE_ROWS]
     more = f" First {MAX_TABLE_ROWS} of {len(records)} shown; all in results.csv." if len(records) > len(shown) else ""
     fronts = pareto_fronts(configs)
     sections = [
         ("Results", "Per configuration and update rule, averaged over seeds (`seeds` = replications, "
-         f"`metric` is {metric}, `metric_std` its spread over seeds); every run is a row of results.csv / results.parquet." + more,
-         _rows(shown, columns)),
+         "the std is over seeds); every run is a row of results.csv / results.parquet." + more,
+         _rows(shown, columns, headers)),
         (f"Pareto fronts: energy vs {metric} vs lifetime", "Per update rule, the configurations no "
          "other configuration of the same rule beats on all three of: lower training energy, higher "
          f"{metric}, longer lifetime (steps until 1 % of devices fail). The figure plots them (filled markers) among all points.",
-         _rows(fronts.to_dict("records"), columns)),
+         _rows(fronts.to_dict("records"), columns, headers)),
         ("Best points per criterion", "The best configuration by each criterion, over all rules and per rule.",
-         _rows(best_points(configs), ["criterion", "scope"] + columns)),
+         _rows(best_points(configs), ["criterion", "scope"] + columns, ["criterion", "scope"] + headers)),
     ]
     errors = table[table.status == "error"]
     if len(errors):
@@ -135,23 +142,27 @@ def _save(fig, path: Path) -> Path:
 
 
 def pareto_figure(configs: pd.DataFrame, out: Path) -> Path:
+    """Energy against the metric and against lifetime, per rule: every configuration (faint),
+    the three-criteria front (filled) and each panel's two-criteria front (line)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    front = pareto_fronts(configs)
+    front3 = pareto_fronts(configs)
     for i, (method, group) in enumerate(configs.groupby("method", sort=False)):
         color = f"C{i}"
-        members = front[front.method == method]
+        members = front3[front3.method == method]
         for ax, column in zip(axes, ("metric", "lifetime_steps")):
             finite = group[np.isfinite(group[column])]
-            ax.scatter(finite.energy_j, finite[column], s=14, color=color, alpha=0.35)
-            shown = members[np.isfinite(members[column])].sort_values("energy_j")
-            ax.plot(shown.energy_j, shown[column], marker="o", color=color, label=method, lw=1)
-    axes[0].set(xscale="log", xlabel="training energy (J)", ylabel="test accuracy",
-                title="Energy vs accuracy (front: filled)")
+            ax.scatter(finite.energy_j, finite[column], s=14, color=color, alpha=0.3)
+            filled = members[np.isfinite(members[column])]
+            ax.scatter(filled.energy_j, filled[column], s=30, color=color)
+            front2 = pareto_fronts(finite, ("energy_j", column)).sort_values("energy_j")
+            ax.plot(front2.energy_j, front2[column], color=color, lw=1, drawstyle="steps-post", label=method)
+    axes[0].set(xscale="log", xlabel="training energy (J)", ylabel=metric_label(configs),
+                title="Energy vs task metric")
     axes[1].set(xscale="log", yscale="log", xlabel="training energy (J)",
                 ylabel="steps to 1 % devices failed", title="Energy vs lifetime (∞ not drawn)")
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, title="line: 2-criteria front", title_fontsize=7)
     return _save(fig, out / "pareto.png")
 
 
@@ -178,7 +189,7 @@ def sensitivity_figure(configs: pd.DataFrame, axis: str, index: int, out: Path) 
             finite = group[np.isfinite(group[column])]
             panel.plot(finite._x, finite[column], marker="o", color=f"C{i}", label=method)
     for panel, column in zip(panels, ("metric", "energy_j", "lifetime_steps")):
-        panel.set(xlabel=axis, ylabel=CRITERIA[column][0])
+        panel.set(xlabel=axis, ylabel=metric_label(configs) if column == "metric" else CRITERIA[column][0])
         if column != "metric":
             panel.set_yscale("log")
         if labels:
@@ -197,9 +208,11 @@ def write_sweep_report(sweep_dir: str | Path) -> Path:
     table = load_table(out)
     configs = configurations(table, axes)
     figures = {}
+    for stale in out.glob("sensitivity_*.png"):
+        stale.unlink()
     if len(configs):
         figures["Pareto fronts per update rule"] = pareto_figure(configs, out)
-        for i, axis in enumerate(axes):
+        for i, axis in enumerate(shown_axes(configs, axes)):
             figures[f"Sensitivity: {axis}"] = sensitivity_figure(configs, axis, i, out)
     done = table.key.nunique()
     intro = (f"{done} of {len(plan['points'])} points finished ({(table.status == 'error').sum()} raised); "

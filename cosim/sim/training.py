@@ -24,6 +24,7 @@ from cosim.nn.data import BatchStream
 from cosim.nn.matrix import DigitalMatrix
 from cosim.nn.tasks import Task
 from cosim.rules import RuleContext, make_rule
+from cosim.sim.checkpoint import Checkpoint, restore_state
 from cosim.sim.ledger import Ledger
 from cosim.sim.tape import Tape
 from cosim.specs.hardware import HardwareSpec
@@ -70,10 +71,11 @@ def seed_streams(seed: int) -> dict[str, np.random.Generator]:
 
 class Trainer:
     def __init__(self, method: str, workload: WorkloadSpec, hw: HardwareSpec, task: Task,
-                 progress=None, chunk_steps: int = 1):
+                 progress=None, chunk_steps: int = 1, checkpoint: Checkpoint | None = None):
         self.method, self.wl, self.hw, self.task = method, workload, hw, task
         self.rule = make_rule(method, workload.rules)
-        self.progress, self.chunk_steps = progress, chunk_steps
+        self.progress, self.chunk_steps, self.checkpoint = progress, chunk_steps, checkpoint
+        self.start_step = 0
         streams = seed_streams(workload.seed)
         self.rule_rng, self.eval_rng, self.device_rng = streams["rule"], streams["eval"], streams["devices"]
         self.matrices, self._initial = {}, {}
@@ -86,7 +88,7 @@ class Trainer:
         self.batches = BatchStream(task.x_train, task.y_train, workload.training.batch_size, streams["data"])
         self.env = simpy.Environment()
         self.ledger = Ledger()
-        self.chip = Chip(self.env, hw, self.ledger, self.matrices if self.rule.analog else {})
+        self.chip = self.make_chip()
         self.ctx = RuleContext(sigma_write=hw.device.write_noise * workload.training.weight_bound,
                                weight_bits=hw.bus.weight_bits)
         steps = workload.training.steps
@@ -107,6 +109,14 @@ class Trainer:
             return matrix
         return make
 
+    def make_chip(self) -> Chip:
+        return Chip(self.env, self.hw, self.ledger, self.matrices if self.rule.analog else {})
+
+    def restore(self, data: dict) -> int:
+        """Continue from a checkpoint's state (see cosim.sim.checkpoint); returns the steps done."""
+        self.start_step = restore_state(self, data)
+        return self.start_step
+
     # ----- driving the simulation ----------------------------------------------------------------
     def train(self) -> MethodRun:
         started = time.perf_counter()
@@ -116,19 +126,23 @@ class Trainer:
             self.env.run(until=self._pause)
         self.run.end_ps = self.env.now
         self._collect_wear()
-        self.run.wall_s = time.perf_counter() - started
+        self.run.wall_s += time.perf_counter() - started
         return self.run
 
     def _trainer(self):
-        yield from self._setup()
+        if self.start_step == 0:
+            yield from self._setup()
         steps, every = self.wl.training.steps, self.wl.training.eval_every
-        for step in range(steps):
+        for step in range(self.start_step, steps):
             self.ledger.step = step
             yield from self._train_step(step)
             if (step + 1) % every == 0 or step == steps - 1:
                 self._evaluate(step + 1)
             if self.progress:
                 self.progress()
+            if self.checkpoint and self.checkpoint.due(step + 1, steps):
+                # Every transaction of the step has finished: the simulation is idle here.
+                self.checkpoint.save_state(self, step + 1)
             if (step + 1) % self.chunk_steps == 0 or step == steps - 1:
                 pause, self._pause = self._pause, self.env.event()
                 pause.succeed()
