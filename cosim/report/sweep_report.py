@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from cosim.report.render import fmt_value, write_documents  # noqa: E402
-from cosim.report.sweep_table import load_table, read_plan  # noqa: E402
+from cosim.report.figures import _save, plt  # the Agg backend is chosen there
+from cosim.report.render import fmt_value, write_documents
+from cosim.report.sweep_table import load_table, read_plan
 
 # Criterion column -> (label, higher is better).
 CRITERIA = {"metric": ("test metric", True),
@@ -134,13 +131,6 @@ def report_sections(table: pd.DataFrame, axes: list[str]) -> list[tuple[str, str
 
 
 # ----- figures -----------------------------------------------------------------------------------
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def pareto_figure(configs: pd.DataFrame, out: Path) -> Path:
     """Energy against the metric and against lifetime, per rule: every configuration (faint),
     the three-criteria front (filled) and each panel's two-criteria front (line)."""
