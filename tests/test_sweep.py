@@ -158,6 +158,14 @@ def test_resume_runs_only_missing_points(local_sweep, tmp_path, capsys):
             if p.name in kept} == kept
     pd.testing.assert_frame_equal(comparable(load_table(copy)), comparable(load_table(outcome.out)))
     assert len(pd.read_csv(copy / "results.csv")) == 8
+    # An edited sweep (one noise level more, one fewer) resumes into the same folder.
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(path.read_text().replace("[0.01, 0.04]", "[0.04, 0.02]"))
+    again = run_sweep(edited, copy, workers=1, resume=True, report=False)
+    assert (again.ran, again.skipped) == (2, 2)
+    table = load_table(copy)
+    assert sorted(set(table["hardware.device.write_noise"])) == [0.02, 0.04]
+    assert table.point.tolist() == sorted(table.point.tolist()) and set(table.point) == {0, 1, 2, 3}
 
 
 def test_a_raising_point_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):

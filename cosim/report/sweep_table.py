@@ -83,10 +83,12 @@ def finished_points(sweep_dir: str | Path) -> dict[str, dict]:
 
 
 def load_rows(sweep_dir: str | Path) -> list[dict]:
-    """Every row of the finished points, in point order, read from the point folders."""
+    """Every row of the finished points of the current plan, in point order, from the point folders
+    (folders of points an edited sweep file no longer has are left alone but not reported)."""
     rows = []
-    points = sorted(finished_points(sweep_dir).values(), key=lambda p: p["index"])
-    for point in points:
+    planned = {p["key"]: p["index"] for p in read_plan(sweep_dir)["points"]}
+    points = [{**p, "index": planned[k]} for k, p in finished_points(sweep_dir).items() if k in planned]
+    for point in sorted(points, key=lambda p: p["index"]):
         folder = Path(sweep_dir) / POINTS / point["key"]
         summary = json.loads((folder / "summary.json").read_text()) if point["status"] == "ok" else None
         rows.extend(point_rows(point, summary))
