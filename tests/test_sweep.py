@@ -63,6 +63,15 @@ random:
     assert len({p.values["hardware.device.write_noise"] for p in points}) == 3
 
 
+def test_set_fixes_a_field_of_every_point(tmp_path):
+    path = sweep_file(tmp_path, "set:\n  workload.network.params.widths: [64, 32, 10]\n  hardware.tile.rows: 32\n"
+                                "grid:\n  hardware.adc.bits: [4, 5]\n")
+    points = expand_sweep(load_sweep(path), path)
+    assert [(p.hardware.adc.bits, p.hardware.tile.rows) for p in points] == [(4, 32), (5, 32)]
+    assert all(p.workload.network.params["widths"] == [64, 32, 10] for p in points)
+    assert list(points[0].values) == ["hardware.adc.bits"]
+
+
 def test_hardware_file_axis_swaps_the_whole_chip(tmp_path):
     other = tmp_path / "small_tile.yaml"
     other.write_text(HW_FILE.read_text().replace("name: rram_180nm", "name: small").replace("rows: 128", "rows: 32"))
@@ -87,6 +96,9 @@ def test_hardware_file_axis_swaps_the_whole_chip(tmp_path):
      "random.ranges.workload.training.learning_rate", "greater than 0"),
     ("grid:\n  hardware.adc.bits: [4]\nrandom:\n  samples: 1\n  ranges:\n    hardware.adc.bits: [4]\n",
      "(top level)", "more than once"),
+    ("set:\n  workload.training.batch_size: 0\n", "set.workload.training.batch_size", "greater than 0"),
+    ("set:\n  hardware: other.yaml\n", "set", "top level"),
+    ("set:\n  hardware.adc.bits: 6\ngrid:\n  hardware.adc.bits: [4]\n", "(top level)", "more than once"),
 ])
 def test_bad_axes_fail_before_running_naming_file_and_axis(tmp_path, capsys, body, where, words):
     path = sweep_file(tmp_path, body)
@@ -265,6 +277,21 @@ def test_example_sweeps_validate(capsys):
     assert len(examples) >= 2
     assert main(["validate", *map(str, examples)]) == 0
     assert capsys.readouterr().out.count("valid points") == len(examples)
+
+
+def test_unreachable_scheduler_is_one_clear_message(tmp_path, capsys, monkeypatch):
+    import socket
+
+    import cosim.sweep.backends as backends
+
+    monkeypatch.setattr(backends, "CONNECT_TIMEOUT_S", 1)
+    with socket.socket() as sock:           # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = sweep_file(tmp_path, "grid:\n  hardware.adc.bits: [4]\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler" in err and f"127.0.0.1:{port}" in err and "Traceback" not in err
 
 
 def test_dry_run_lists_valid_points(tmp_path, capsys):

@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
     from cosim.sweep import SweepExists, run_sweep
+    from cosim.sweep.backends import SchedulerUnreachable
     from cosim.sweep.runner import plan_sweep
 
     if args.workers is not None and args.workers < 1:
@@ -40,6 +41,8 @@ def run_command(args: argparse.Namespace) -> int:
                             args.retry_errors, progress=not args.quiet)
     except SweepExists as exc:
         raise UsageError(f"--out: {exc}") from None
+    except SchedulerUnreachable as exc:
+        raise UsageError(f"--scheduler: {exc}") from None
     print(f"{outcome.out}: {outcome.ran} points run, {outcome.skipped} already done, "
           f"{len(outcome.errors)} raised; report in {outcome.out}/report.html, report.md")
     return 1 if outcome.errors else 0

@@ -109,6 +109,8 @@ class SweepSpec(FrozenSpec):
     steps: PositiveInt | None = Field(None, description="Training steps of every point (overrides the workload).")
     methods: tuple[str, ...] | None = Field(None, description="Update rules of every point (overrides the workload).")
     seeds: tuple[int, ...] = Field((0,), description="Training seeds; every combination runs once per seed.")
+    set: dict[str, Any] = Field(default_factory=dict,
+                                description="Fixed values for every point, by dotted path (before the axes).")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="Axes crossed in full.")
     zip: list[dict[str, list[Any]]] = Field(default_factory=list,
                                             description="Groups of axes varied together (equal lengths).")
@@ -131,6 +133,15 @@ class SweepSpec(FrozenSpec):
     def _grid(cls, grid):
         return _check_axes(grid)
 
+    @field_validator("set")
+    @classmethod
+    def _set(cls, fixed):
+        for name in fixed:
+            if name in FILE_AXES:
+                raise ValueError(f"{name!r}: name the base {name} file at the top level instead")
+            check_axis_name(name)
+        return fixed
+
     @field_validator("zip")
     @classmethod
     def _zip(cls, groups):
@@ -143,7 +154,7 @@ class SweepSpec(FrozenSpec):
 
     @model_validator(mode="after")
     def _axes_unique(self):
-        seen = list(self.grid) + [n for g in self.zip for n in g] + list(self.random.ranges if self.random else [])
+        seen = list(self.set) + list(self.grid) + [n for g in self.zip for n in g] + list(self.random.ranges if self.random else [])
         repeated = sorted({n for n in seen if seen.count(n) > 1})
         if repeated:
             raise ValueError(f"axes appear more than once: {', '.join(repeated)}")
@@ -151,7 +162,8 @@ class SweepSpec(FrozenSpec):
 
     def axis_sections(self) -> dict[str, str]:
         """Axis name -> where the sweep file declares it (for error messages)."""
-        where = {name: f"grid.{name}" for name in self.grid}
+        where = {name: f"set.{name}" for name in self.set}
+        where.update({name: f"grid.{name}" for name in self.grid})
         where.update({name: f"zip.{i}.{name}" for i, g in enumerate(self.zip) for name in g})
         where.update({name: f"random.ranges.{name}" for name in (self.random.ranges if self.random else {})})
         return where
@@ -226,7 +238,7 @@ class _PointBuilder:
             training["steps"] = self.spec.steps
         if self.spec.methods is not None:
             raw["workload"]["methods"] = list(self.spec.methods)
-        for name, value in values.items():
+        for name, value in {**self.spec.set, **values}.items():
             if name not in FILE_AXES:
                 self._assign(raw, name, value)
         raw["workload"]["seed"] = seed
@@ -265,11 +277,12 @@ class _PointBuilder:
         except SpecError as exc:
             field, rule = exc.problems[0]
             full = f"{kind}.{field}" if field else kind
-            axis = _responsible_axis(full, kind, values)
+            settings = {**self.spec.set, **values}
+            axis = _responsible_axis(full, kind, settings)
             where = describe_point(index, values, seed)
             if axis is None:
                 self._fail_top(f"{where}: {full}: {rule}")
-            self._fail(axis, f"value {values[axis]!r} in {where}: {full}: {rule}")
+            self._fail(axis, f"value {settings[axis]!r} in {where}: {full}: {rule}")
 
     def _fail(self, axis: str, rule: str):
         raise SpecError(self.file, [(self.sections.get(axis, axis), rule)])

@@ -13,6 +13,13 @@ from multiprocessing import get_context
 from typing import Iterator
 
 
+CONNECT_TIMEOUT_S = 20
+
+
+class SchedulerUnreachable(Exception):
+    """No dask scheduler answered at the given address."""
+
+
 def run_point(task: dict) -> dict:
     """Train one point (task: key, workload, hardware specs) and return its results or its error."""
     from cosim.api import run
@@ -55,7 +62,12 @@ def dask_results(tasks: list[dict], scheduler: str) -> Iterator[dict]:
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    with Client(scheduler) as client:
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerUnreachable(f"no dask scheduler at {scheduler!r} answered within "
+                                   f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__}: {exc})") from None
+    with client:
         futures = client.map(run_point, tasks, key=[f"cosim-point-{t['key']}" for t in tasks], pure=False)
         keys = {future.key: task["key"] for future, task in zip(futures, tasks)}
         for future in dask_completed(futures):

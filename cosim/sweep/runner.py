@@ -80,6 +80,8 @@ class _SweepStore:
 
     def _check_same_sweep(self, plan: dict, resume: bool) -> None:
         old = read_plan(self.out)
+        if not finished_points(self.out):
+            return                          # nothing finished there yet: nothing to protect
         if not resume:
             raise SweepExists(f"{self.out} already holds sweep {old['name']!r}; pass --resume to run "
                               f"only its missing points, or choose another --out")
