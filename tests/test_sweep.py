@@ -98,6 +98,7 @@ def test_hardware_file_axis_swaps_the_whole_chip(tmp_path):
      "(top level)", "more than once"),
     ("set:\n  workload.training.batch_size: 0\n", "set.workload.training.batch_size", "greater than 0"),
     ("set:\n  hardware: other.yaml\n", "set", "top level"),
+    ("grid:\n  hardware.adc.bits: [4, 6, 4]\n", "(top level)", "repeats point 0"),
     ("set:\n  hardware.adc.bits: 6\ngrid:\n  hardware.adc.bits: [4]\n", "(top level)", "more than once"),
 ])
 def test_bad_axes_fail_before_running_naming_file_and_axis(tmp_path, capsys, body, where, words):

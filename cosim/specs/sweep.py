@@ -216,10 +216,15 @@ def load_sweep(path: str | Path) -> SweepSpec:
 def expand_sweep(spec: SweepSpec, file: str | Path) -> list[SweepPoint]:
     """Every point of the sweep, built and validated; the first bad one raises SpecError."""
     builder = _PointBuilder(spec, Path(file))
-    points = []
+    points, seen = [], {}
     for values in spec.combinations():
         for seed in spec.seeds:
-            points.append(builder.build(len(points), values, seed))
+            point = builder.build(len(points), values, seed)
+            if point.key in seen:
+                raise SpecError(file, [("", f"{point.describe()} repeats point {seen[point.key]}: an axis "
+                                            "lists a value twice, or random draws (choices) coincide")])
+            seen[point.key] = point.index
+            points.append(point)
     return points
 
 
