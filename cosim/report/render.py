@@ -8,7 +8,7 @@ from pathlib import Path
 from cosim.report.figures import METRIC_LABELS, all_figures
 
 
-def fmt_value(value) -> str:
+def _fmt(value) -> str:
     if value is None:
         return "∞ (no writes)"
     if isinstance(value, float):
@@ -25,10 +25,10 @@ def method_table(summary: dict) -> list[list[str]]:
     for name, m in summary["methods"].items():
         first = m["lifetime"]["steps_to_first_cell_failure"]
         ratio = (first / base) if (first and base) else None
-        rows.append([name, fmt_value(m["metric"]["value"]), fmt_value(m["energy_j"]["total"]),
-                     fmt_value(m["latency_s"]["per_step"]), fmt_value(m["writes"]["cell_writes"]),
-                     fmt_value(m["writes"]["fraction_updated_per_step"]),
-                     fmt_value(m["lifetime"]["max_writes_per_cell"]), fmt_value(first),
+        rows.append([name, _fmt(m["metric"]["value"]), _fmt(m["energy_j"]["total"]),
+                     _fmt(m["latency_s"]["per_step"]), _fmt(m["writes"]["cell_writes"]),
+                     _fmt(m["writes"]["fraction_updated_per_step"]),
+                     _fmt(m["lifetime"]["max_writes_per_cell"]), _fmt(first),
                      "—" if ratio is None else f"{ratio:.3g}×"])
     return rows
 
@@ -43,7 +43,7 @@ def gpu_table(summary: dict) -> list[list[str]]:
         for boundary, energy in m["energy_j"]["by_boundary"].items():
             per_step = energy / steps
             ratios = [f"{g['energy_j_per_step'] / per_step:.3g}×" if per_step else "—" for g in summary["gpu"].values()]
-            rows.append([name, boundary, fmt_value(per_step)] + ratios)
+            rows.append([name, boundary, _fmt(per_step)] + ratios)
     return rows
 
 
@@ -51,8 +51,8 @@ def gpu_bands_table(summary: dict) -> list[list[str]]:
     rows = [["GPU", "time / step (s)", "floor J/step", "calibrated J/step", "TDP×time J/step", "bound"]]
     for name, g in summary["gpu"].items():
         b = g["bands"]
-        rows.append([g["gpu"], fmt_value(g["time_s_per_step"]), fmt_value(b["floor"]), fmt_value(b["calibrated"]),
-                     fmt_value(b["tdp_x_time"]), g["bound"]])
+        rows.append([g["gpu"], _fmt(g["time_s_per_step"]), _fmt(b["floor"]), _fmt(b["calibrated"]),
+                     _fmt(b["tdp_x_time"]), g["bound"]])
     return rows
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.report.figures import _save, plt  # the Agg backend is chosen there
-from cosim.report.render import fmt_value, write_documents
+from cosim.report.render import _fmt as fmt_value, write_documents
 from cosim.report.sweep_table import load_table, read_plan
 
 # Criterion column -> (label, higher is better).
