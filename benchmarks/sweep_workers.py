@@ -2,8 +2,9 @@
 
     python benchmarks/sweep_workers.py [--steps 100]
 
-Prints one JSON line: wall times, speed-up, whether both runs gave identical results, and the
-machine's core count and load (the speed-up is bounded by free cores, not by the sweep).
+Prints one JSON line: wall times, speed-up, whether both runs gave identical results, the mean
+time one point took inside its worker (if it grows with 2 workers, the cores were not free), and
+the machine's core count and load (the speed-up is bounded by free cores, not by the sweep).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cosim.report.sweep_table import load_table  # noqa: E402
+from cosim.report.sweep_table import finished_points, load_table  # noqa: E402
 from cosim.sweep import run_sweep  # noqa: E402
 
 SWEEP = """name: bench_sweep_workers
@@ -49,11 +50,14 @@ def main() -> None:
         path.write_text(SWEEP.format(root=ROOT, steps=args.steps))
         load_before = os.getloadavg()[0]
         wall = {n: timed_sweep(path, tmp / f"w{n}", n) for n in (1, 2)}
+        point_s = {n: sum(p["wall_s"] for p in finished_points(tmp / f"w{n}").values()) / 8 for n in (1, 2)}
         identical = load_table(tmp / "w1").sort_values("point").reset_index(drop=True).equals(
             load_table(tmp / "w2").sort_values("point").reset_index(drop=True))
     print(json.dumps({"benchmark": "sweep_workers", "points": 8, "steps_per_point": args.steps,
                       "wall_s_1_worker": round(wall[1], 2), "wall_s_2_workers": round(wall[2], 2),
                       "speedup": round(wall[1] / wall[2], 2), "identical_results": identical,
+                      "point_s_mean_1_worker": round(point_s[1], 2),
+                      "point_s_mean_2_workers": round(point_s[2], 2),
                       "cores": os.cpu_count(), "load_avg_1min_before": round(load_before, 2),
                       "load_avg_1min_after": round(os.getloadavg()[0], 2)}))
 

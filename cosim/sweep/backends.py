@@ -43,7 +43,10 @@ def local_results(tasks: list[dict], workers: int) -> Iterator[dict]:
     (no state, threads or progress bar inherited from this process; no import per worker)."""
     context = get_context("forkserver")
     context.set_forkserver_preload(["cosim.api"])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    # Share the cores among workers: BLAS threads beyond them only contend (OpenBLAS spins).
+    blas_threads = max(1, default_workers() // workers)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_blas_threads,
+                               initargs=(blas_threads,))
     finished = False
     try:
         futures = {pool.submit(run_point, task): task["key"] for task in tasks}
@@ -55,6 +58,12 @@ def local_results(tasks: list[dict], workers: int) -> Iterator[dict]:
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
         pool.shutdown(wait=finished, cancel_futures=True)
+
+
+def _limit_blas_threads(threads: int) -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
 
 
 def dask_results(tasks: list[dict], scheduler: str) -> Iterator[dict]:
