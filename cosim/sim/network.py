@@ -8,6 +8,7 @@ from cosim.nn.analog import AnalogMatrix
 from cosim.nn.arch import Arch
 from cosim.nn.layers import ACTIVATIONS, Linear, Sequential
 from cosim.nn.matrix import DigitalMatrix
+from cosim.rules.plan import FAST
 
 
 def initial_weights(arch: Arch, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -37,3 +38,10 @@ def make_matrices(weights: dict[str, np.ndarray], analog: bool, hw, weight_bound
     if not analog:
         return {name: DigitalMatrix(w) for name, w in weights.items()}
     return {name: AnalogMatrix(name, w, hw, weight_bound, rng) for name, w in weights.items()}
+
+
+def make_fast_matrices(matrices: dict, hw, weight_bound: float, rng: np.random.Generator) -> dict:
+    """A zero-weight analog twin `<name>.fast` of every matrix, on tiles of its own (tiki_taka)."""
+    return {name + FAST: AnalogMatrix(name + FAST, np.zeros((m.in_features, m.out_features)), hw,
+                                      weight_bound, rng)
+            for name, m in matrices.items()}

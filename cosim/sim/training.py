@@ -18,10 +18,11 @@ from cosim.hardware.chip import Chip
 from cosim.nn.arch import build_arch
 from cosim.nn.data import BatchStream, Dataset
 from cosim.nn.matrix import DigitalMatrix
-from cosim.rules import RuleContext, make_rule
+from cosim.rules import FAST, context_for, make_rule
 from cosim.sim.ledger import Ledger
 from cosim.nn.losses import SoftmaxCrossEntropy
-from cosim.sim.network import build_mlp, initial_weights, make_matrices
+from cosim.sim.network import build_mlp, initial_weights, make_fast_matrices, make_matrices
+from cosim.sim.wear import WriteStats, collect_wear
 from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import WorkloadSpec
 
@@ -47,6 +48,7 @@ class MethodRun:
     training_writes: np.ndarray = None     # per device, writes during training (setup excluded)
     endurance: np.ndarray = None           # per device
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
+    write_stats: WriteStats = None         # programming latency per step, verify iterations, faults
     wall_s: float = 0.0
 
 
@@ -68,20 +70,21 @@ class Trainer:
         weights = initial_weights(arch, streams["init"])
         self.matrices = make_matrices(weights, self.rule.analog, hw, workload.training.weight_bound,
                                       streams["devices"])
+        if getattr(self.rule, "fast_matrix", False):   # tiki_taka's A matrices get tiles of their own
+            self.matrices.update(make_fast_matrices(self.matrices, hw, workload.training.weight_bound,
+                                                    streams["devices"]))
         self.net = build_mlp(arch, self.matrices)
         self.loss = SoftmaxCrossEntropy()
         self.batches = BatchStream(data.x_train, data.y_train, workload.training.batch_size, streams["data"])
         self.env = simpy.Environment()
         self.ledger = Ledger()
         self.chip = Chip(self.env, hw, self.ledger, self.matrices if self.rule.analog else {})
-        self.ctx = RuleContext(sigma_write=hw.device.write_noise * workload.training.weight_bound,
-                               weight_bits=hw.bus.weight_bits)
         steps = workload.training.steps
         self.run = MethodRun(method, self.rule.analog, steps, loss=np.zeros(steps),
                              cells_written=np.zeros(steps), device_writes=np.zeros(steps),
                              pulses=np.zeros(steps), ledger=self.ledger,
                              weights=sum(m.in_features * m.out_features for m in self.matrices.values()),
-                             tiles=self.chip.tile_count)
+                             tiles=self.chip.tile_count, write_stats=WriteStats(steps))
         self._initial = weights
 
     # ----- driving the simulation ----------------------------------------------------------------
@@ -115,6 +118,8 @@ class Trainer:
         if self.rule.analog:
             wv = self.hw.write_verify
             for name, matrix in self.matrices.items():
+                if name not in self._initial:
+                    continue   # auxiliary matrices start at zero weight: fresh devices, nothing to place
                 target = self._initial[name] / matrix.weight_bound
                 devices = np.arange(matrix.devices.x.size)
                 goal = np.concatenate([np.clip(target, 0, 1).ravel(), np.clip(-target, 0, 1).ravel()])
@@ -166,26 +171,44 @@ class Trainer:
     def _update(self, step: int):
         lr = self.wl.training.learning_rate
         for param in self.net.matrix_params():
-            plan = self.rule.plan(-lr * param.grad, self.ctx, self.rule_rng)
-            yield from self.chip.host_work("update_rule", 0.0, param.grad.size, plan.host_draws)
-            if plan.mode == "digital":
-                param.matrix.apply_update(_dense(plan, param.grad.shape))
-                self.run.cells_written[step] += plan.cells.size
-                continue
-            controller = "verify" if plan.mode == "verify" else ("eapu" if self.method == "eapu" else "open_loop")
-            outcome = yield from self.chip.program(param.name, plan, controller)
-            self._count_writes(step, outcome, param.matrix)
+            fast = self.matrices.get(param.name + FAST)
+            ctx = context_for(param.name, param.matrix, self.hw, self.wl.training.weight_bound,
+                              self.chip.clock_s(), fast)
+            plans = self.rule.plan(-lr * param.grad, ctx, self.rule_rng)
+            plans = plans if isinstance(plans, list) else [plans]
+            yield from self.chip.host_work("update_rule", 0.0, param.grad.size + sum(p.host_ops for p in plans),
+                                           sum(p.host_draws for p in plans))
+            if fast is not None:        # reads the rule made of its fast matrix, priced as MVMs
+                for op in fast.ops:
+                    yield from self.chip.mvm(op)
+                fast.ops.clear()
+            for plan in plans:
+                yield from self._apply_plan(step, param, plan)
         host = self.net.host_params()
         for p in host:
             p.value -= lr * p.grad
         yield from self.chip.host_work("host_param_update", 0.0, 2.0 * sum(p.value.size for p in host))
 
-    def _count_writes(self, step: int, outcome, matrix) -> None:
+    def _apply_plan(self, step: int, param, plan):
+        if plan.mode == "digital":
+            param.matrix.apply_update(_dense(plan, param.grad.shape))
+            self.run.cells_written[step] += plan.cells.size
+            return
+        controller = "verify" if plan.mode == "verify" else self.rule.controller
+        name = param.name + plan.target
+        started = self.env.now
+        outcome = yield from self.chip.program(name, plan, controller)
+        self.run.write_stats.add_program_time(step, (self.env.now - started) * 1e-12)
+        self._count_writes(step, outcome, self.matrices[name], counts_as_update=not plan.target)
+
+    def _count_writes(self, step: int, outcome, matrix, counts_as_update: bool = True) -> None:
         pulses = outcome.device_pulses
         cells = matrix.in_features * matrix.out_features
-        self.run.cells_written[step] += np.unique(outcome.devices[pulses > 0] % cells).size
+        if counts_as_update:    # fraction updated counts the trained weights, not auxiliary ones
+            self.run.cells_written[step] += np.unique(outcome.devices[pulses > 0] % cells).size
         self.run.device_writes[step] += float(outcome.device_writes.sum())
         self.run.pulses[step] += float(pulses.sum())
+        self.run.write_stats.add_outcome(outcome)
 
     # ----- measurement ----------------------------------------------------------------------------
     def _evaluate(self, step: int) -> None:
@@ -199,16 +222,8 @@ class Trainer:
         self.run.accuracy.append(float((logits.argmax(axis=1) == self.data.y_test).mean()))
 
     def _collect_wear(self) -> None:
-        if not self.rule.analog:
-            return
-        writes, endurance = [], []
-        for name, m in self.matrices.items():
-            trained = (m.devices.write_count - self.setup_writes[name]).astype(np.float64)
-            writes.append(trained.ravel())
-            endurance.append(m.devices.endurance.ravel())
-            self.run.write_maps[name] = trained.sum(axis=0)
-        self.run.training_writes = np.concatenate(writes)
-        self.run.endurance = np.concatenate(endurance)
+        if self.rule.analog:
+            collect_wear(self.run, self.matrices, self.setup_writes, self.hw.tile.rows)
 
 
 def _dense(plan, shape) -> np.ndarray:
