@@ -38,7 +38,7 @@ class TikiTakaRule:
         probe[np.arange(rows.size), rows] = 1.0
         read = ctx.fast.matmul(probe)                       # rows of A, as the tile reads them
         step = ctx.pulse_step if ctx.pulse_step is not None else ctx.sigma_write
-        move = np.abs(self.gamma * read) >= 0.5 * step      # below half a pulse nothing would move
+        move = (np.abs(self.gamma * read) >= 0.5 * step) & (read != 0)   # below half a pulse nothing moves
         cells = (rows[:, None] * cols + np.arange(cols))[move]
         return [WritePlan("open_loop", cells, (self.gamma * read)[move], value_bits=ctx.weight_bits),
                 WritePlan("open_loop", cells, -read[move], value_bits=ctx.weight_bits, target=FAST)]
