@@ -180,3 +180,15 @@ def test_stuck_cells_at_start_cost_accuracy_and_spares_recover_it():
     assert bad["metric"]["value"] < clean["metric"]["value"] - 0.05
     assert fixed["programming"]["faults"]["remapped_columns"] > 0
     assert fixed["programming"]["faults"]["stuck_at_start"] < bad["programming"]["faults"]["stuck_at_start"]
+
+
+@pytest.mark.slow
+def test_tiki_taka_with_full_transfer_on_ideal_hardware_matches_sgd():
+    """Noiseless devices, every row transferred every step: C is SGD with gradients one step
+    stale, so after a full run it reaches SGD's accuracy (early on the two differ)."""
+    from tests.conftest import ideal_hardware
+    raw = workload(steps=400, methods=("bp_open_loop", "tiki_taka")).model_dump()
+    raw["rules"]["tiki_taka"]["rows_per_transfer"] = 64
+    from cosim.specs.workload import WorkloadSpec
+    methods = api.run(WorkloadSpec.model_validate(raw), ideal_hardware()).summary["methods"]
+    assert methods["tiki_taka"]["metric"]["value"] == pytest.approx(methods["bp_open_loop"]["metric"]["value"], abs=0.03)
