@@ -192,3 +192,14 @@ def test_tiki_taka_with_full_transfer_on_ideal_hardware_matches_sgd():
     from cosim.specs.workload import WorkloadSpec
     methods = api.run(WorkloadSpec.model_validate(raw), ideal_hardware()).summary["methods"]
     assert methods["tiki_taka"]["metric"]["value"] == pytest.approx(methods["bp_open_loop"]["metric"]["value"], abs=0.03)
+
+
+def test_retention_checks_measure_the_drifted_network():
+    wl = workload(steps=20, methods=("bp_open_loop",), retention_checks=["3600 s", "1e5 s"])
+    steady = hardware(device={"read_noise": 0.0, "relaxation_shift": 0.0, "relaxation_sigma": 0.0})
+    relaxing = hardware(device={"read_noise": 0.0, "relaxation_sigma": 0.2})
+    kept = api.run(wl, steady).summary["methods"]["bp_open_loop"]
+    lost = api.run(wl, relaxing).summary["methods"]["bp_open_loop"]
+    assert list(kept["retention"]) == ["3600 s", "100000 s"]
+    assert all(v == kept["metric"]["value"] for v in kept["retention"].values())
+    assert lost["retention"]["100000 s"] < lost["metric"]["value"] - 0.1

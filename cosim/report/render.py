@@ -64,6 +64,16 @@ def faults_table(summary: dict) -> list[list[str]]:
     return rows
 
 
+def retention_table(summary: dict) -> list[list[str]]:
+    delays = list(next(iter(summary["methods"].values())).get("retention", {}))
+    rows = [["method", "at end of training"] + [f"after {d}" for d in delays]]
+    if not delays:
+        return rows
+    for name, m in summary["methods"].items():
+        rows.append([name, _fmt(m["metric"]["value"])] + [_fmt(m["retention"][d]) for d in delays])
+    return rows
+
+
 def programming_table(summary: dict) -> list[list[str]]:
     rows = [["method", "programming time / step p50 (s)", "p99 (s)", "max (s)", "pulses / written device p50",
              "p99", "verify iterations p50", "p99", "max", "verify reads", "unconverged devices"]]
@@ -119,18 +129,22 @@ def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
     boundary_note = ("Boundaries: `chip` = tiles, converters and programming; `chip_bus` adds the "
                      "host link; `chip_bus_host` adds the host's digital work. GPU figures are the "
                      "whole board (calibrated model; see docs/gpu_model.md).")
-    return [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
+    sections = [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
              "Lifetime is projected from each device's write rate and its drawn endurance.", method_table(summary)),
             ("Lifetime", "Per-device training writes and projected lifetime (endurance / write rate; a "
              "training run = this workload's steps), relative to bp_open_loop. Auxiliary matrices "
              "(tiki_taka's fast matrix) count as the method's devices.", lifetime_table(summary)),
             ("Faults", "Devices stuck at g_min/g_max from the start (after spare-column remapping) and "
              "after wear-out; their cost shows in each method's accuracy.", faults_table(summary)),
+            ("Retention", "Test metric once the trained devices have drifted/relaxed for each delay "
+             "(workload training.retention_checks; devices advance on the simulated clock).",
+             retention_table(summary)),
             ("Programming", "Simulated time spent programming per step, pulses per written device, and "
              "write-verify's iterations and verify reads (training only).", programming_table(summary)),
             ("GPU estimates for the same training", "Three bands: floor (FLOPs at nameplate J/FLOP), "
              "calibrated model, TDP × time.", gpu_bands_table(summary)),
             ("Memristor chip vs GPU, energy per training step", boundary_note, gpu_table(summary))]
+    return [section for section in sections if len(section[2]) > 1]   # drop tables with no rows
 
 
 def write_report(result, out: Path) -> None:

@@ -97,6 +97,7 @@ def method_summary(run) -> dict:
                    "fraction_updated_per_step": float(run.cells_written.mean() / run.weights)},
         "lifetime": lifetime_figures(run),
         "programming": programming_figures(run),
+        "retention": {f"{delay:g} s": value for delay, value in run.retention.items()},
         "weights": run.weights,
         "tiles": run.tiles,
         "final_loss": float(run.loss[-1]),

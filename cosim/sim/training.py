@@ -57,6 +57,7 @@ class MethodRun:
     endurance: np.ndarray = None           # per device
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
     write_stats: WriteStats = None         # programming latency per step, verify iterations, faults
+    retention: dict = field(default_factory=dict)    # delay after training (s) -> test metric
     wall_s: float = 0.0
 
     @property
@@ -125,6 +126,7 @@ class Trainer:
             self.env.run(until=self._pause)
         self.run.end_ps = self.env.now
         self._collect_wear()
+        self._check_retention()
         self.run.wall_s = time.perf_counter() - started
         return self.run
 
@@ -225,13 +227,26 @@ class Trainer:
 
     # ----- measurement ----------------------------------------------------------------------------
     def _evaluate(self, step: int) -> None:
+        self.run.eval_steps.append(step)
+        self.run.scores.append(self._measure())
+
+    def _measure(self) -> dict:
+        """Test-set scores of the network as the hardware holds it now (unpriced)."""
         self._measuring(True)
         x = self.task.x_test
         outputs = np.concatenate([self.net.forward(x[i:i + EVAL_BATCH], train=False)
                                   for i in range(0, len(x), EVAL_BATCH)])
         self._measuring(False)
-        self.run.eval_steps.append(step)
-        self.run.scores.append(self.task.scores(outputs))
+        return self.task.scores(outputs)
+
+    def _check_retention(self) -> None:
+        """Test metric after the trained devices sit idle for each configured delay."""
+        end_s = self.env.now * 1e-12
+        for delay in sorted(self.wl.training.retention_checks):
+            for m in self.matrices.values():
+                if isinstance(m, AnalogMatrix):
+                    m.devices.advance_to(end_s + delay)
+            self.run.retention[delay] = self._measure()[self.run.metric]
 
     def _measuring(self, on: bool) -> None:
         """Switch every matrix between priced training work and an unpriced measurement with its

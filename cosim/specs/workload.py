@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cosim.specs.base import FrozenSpec, PositiveInt, load_spec
+from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
 
 # Update rules the training core knows; kept here so a workload is checked before anything runs.
 KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "mixed_precision", "manhattan", "tiki_taka",
@@ -53,6 +53,9 @@ class TrainingSpec(FrozenSpec):
                                 description="Weight magnitude mapped to a full device range (g_max - g_min).")
     backward_on: Literal["tiles", "host"] = Field(
         "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally.")
+    retention_checks: tuple[Seconds, ...] = Field(
+        (), max_length=16, description="Delays after training, seconds: the test metric is measured again "
+        "once the devices have drifted/relaxed that long (unpriced measurements).")
 
 
 class EapuRuleSpec(FrozenSpec):
