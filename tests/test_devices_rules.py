@@ -128,7 +128,6 @@ def test_manhattan_writes_one_pulse_step_by_sign():
 
 def test_adaptive_eapu_threshold_follows_each_cells_current_sigma():
     sigma = np.array([0.02, 0.08])
-    ctx = RuleContext(sigma_write=0.02, weight_bits=16, current_sigma=lambda: sigma)
     rule = make_rule("eapu_adaptive")
     delta = np.tile(np.array([0.004, 0.004]), 100_000)
     ctx = RuleContext(0.02, 16, current_sigma=lambda: np.tile(sigma, 100_000))
