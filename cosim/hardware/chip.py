@@ -24,6 +24,8 @@ class Chip:
                              for r in range(m.tile_grid[0]) for c in range(m.tile_grid[1])]
                       for name, m in matrices.items()}
         self.matrices = matrices
+        for matrix in matrices.values():   # devices drift on the simulated clock, in seconds
+            matrix.clock = self.clock_s
         self.controllers = {"open_loop": OpenLoopController(env, self.costs),
                             "eapu": EaPUController(env, self.costs),
                             "verify": WriteVerifyController(env, self.costs)}
@@ -32,6 +34,10 @@ class Chip:
         """Every FIFO server of the chip by name (their busy-until times are its timing state)."""
         found = [self.host] + [s for tiles in self.tiles.values() for t in tiles for s in (t, t.dac, t.adc)]
         return {s.name: s for s in found}
+
+    def clock_s(self) -> float:
+        """Simulated time in seconds."""
+        return self.env.now * 1e-12
 
     @property
     def tile_count(self) -> int:

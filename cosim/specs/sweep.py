@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from cosim.specs.base import (FrozenSpec, PositiveInt, SpecError, load_spec, read_yaml, resolve_path,
                               validate_mapping)
-from cosim.specs.hardware import HardwareSpec
+from cosim.specs.hardware import HardwareSpec, resolve_extends
 from cosim.specs.workload import WorkloadSpec, check_methods
 
 FILE_AXES = ("hardware", "workload")
@@ -259,7 +259,7 @@ class _PointBuilder:
         path = resolve_path(given, self.folder)
         if str(path) not in self._files:
             try:
-                self._files[str(path)] = read_yaml(path)
+                self._files[str(path)] = resolve_extends(path) if kind == "hardware" else read_yaml(path)
             except SpecError as exc:
                 self._fail(kind, f"value {given!r}: {exc}")
         return copy.deepcopy(self._files[str(path)])
@@ -275,6 +275,8 @@ class _PointBuilder:
             if not isinstance(node, dict):
                 self._fail(name, f"{'.'.join(parents[:depth + 1])} is not a mapping; cannot set {leaf!r} below it")
         node[leaf] = value
+        if isinstance(node.get("sources"), dict) and leaf in node["sources"]:
+            node["sources"][leaf] = f"sweep {self.spec.name}: {self.sections.get(name, name)}"
 
     def _validate(self, model, data: dict, kind: str, values: dict, index: int, seed: int):
         try:
