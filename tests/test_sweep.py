@@ -81,6 +81,14 @@ def test_hardware_file_axis_swaps_the_whole_chip(tmp_path):
         [("rram_180nm", 128, 5), ("small", 32, 5)]
 
 
+def test_presets_that_extend_another_chip_load_as_axis_values(tmp_path):
+    path = sweep_file(tmp_path, "grid:\n  hardware: [hardware_specs/pcm.yaml]\n  hardware.device.write_noise: [0.02]\n")
+    point = expand_sweep(load_sweep(path), path)[0]
+    assert point.hardware.name == "pcm" and point.hardware.device.write_noise == 0.02
+    assert point.hardware.tile.rows == 128                                    # from the chip it extends
+    assert point.hardware.device.sources["write_noise"] == "sweep s: grid.hardware.device.write_noise"
+
+
 @pytest.mark.parametrize("body, where, words", [
     ("grid:\n  hardware.adc.bits: [4, 99]\n", "grid.hardware.adc.bits", "less than or equal to 16"),
     ("grid:\n  hardware.adc.bitz: [4]\n", "grid.hardware.adc.bitz", "unknown key"),

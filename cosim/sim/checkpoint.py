@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import pickle
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,10 +53,10 @@ class Checkpoint:
         state = {k: v for k, v in trainer.__dict__.items() if k not in REBUILT}
         servers = {name: s.busy_until for name, s in trainer.chip.servers().items()}
         self._write({"kind": "state", "steps_done": steps_done, "now": trainer.env.now,
-                     "servers": servers, "state": state}, trainer.task)
+                     "servers": servers, "state": state}, trainer.task, (trainer.env, trainer.chip))
 
     def save_done(self, run, task) -> None:
-        self._write({"kind": "done", "run": run}, task)
+        self._write({"kind": "done", "run": run}, task, ())
 
     def load(self, task) -> dict | None:
         """The stored checkpoint, or None when there is none."""
@@ -70,9 +71,9 @@ class Checkpoint:
                                   f"hardware, seed, steps or method differ); delete it or use another --out")
         return data
 
-    def _write(self, data: dict, task) -> None:
+    def _write(self, data: dict, task, rebuilt: tuple) -> None:
         buffer = io.BytesIO()
-        _TaskPickler(buffer, task).dump({"format": FORMAT, "fingerprint": self.fingerprint, **data})
+        _TaskPickler(buffer, task, rebuilt).dump({"format": FORMAT, "fingerprint": self.fingerprint, **data})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with tmp.open("wb") as handle:
@@ -87,15 +88,21 @@ def _task_arrays(task) -> dict[str, np.ndarray]:
 
 
 class _TaskPickler(cloudpickle.Pickler):
-    """Stores references to the task's data arrays by name instead of their contents (cloudpickle:
-    the network holds closures, e.g. its activation functions)."""
+    """Stores references to the task's data arrays by name instead of their contents, and methods
+    of the rebuilt SimPy objects (e.g. a matrix's link to the chip clock) as None: the rebuilt chip
+    wires them again. cloudpickle, because the network holds closures (its activation functions)."""
 
-    def __init__(self, file, task):
+    def __init__(self, file, task, rebuilt: tuple):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._names = {id(a): name for name, a in _task_arrays(task).items()}
+        self._rebuilt = {id(obj) for obj in rebuilt}
 
     def persistent_id(self, obj):
-        return self._names.get(id(obj)) if isinstance(obj, np.ndarray) else None
+        if isinstance(obj, np.ndarray) and id(obj) in self._names:
+            return ("task", self._names[id(obj)])
+        if isinstance(obj, types.MethodType) and id(obj.__self__) in self._rebuilt:
+            return ("rebuilt", None)
+        return None
 
 
 class _TaskUnpickler(pickle.Unpickler):
@@ -103,8 +110,9 @@ class _TaskUnpickler(pickle.Unpickler):
         super().__init__(file)
         self._arrays = _task_arrays(task)
 
-    def persistent_load(self, name):
-        return self._arrays[name]
+    def persistent_load(self, pid):
+        kind, name = pid
+        return self._arrays[name] if kind == "task" else None
 
 
 def restore_state(trainer, data: dict) -> int:
