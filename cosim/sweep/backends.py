@@ -14,6 +14,8 @@ from typing import Iterator
 
 
 CONNECT_TIMEOUT_S = 20
+# Imported once by the fork server, not by every worker (scikit-learn alone takes ~2 s).
+PRELOAD = ["cosim.api", "sklearn.datasets"]
 
 
 class SchedulerUnreachable(Exception):
@@ -42,7 +44,7 @@ def local_results(tasks: list[dict], workers: int) -> Iterator[dict]:
     """Run tasks on `workers` processes forked from a clean server that imported cosim once
     (no state, threads or progress bar inherited from this process; no import per worker)."""
     context = get_context("forkserver")
-    context.set_forkserver_preload(["cosim.api"])
+    context.set_forkserver_preload(PRELOAD)
     # Share the cores among workers: BLAS threads beyond them only contend (OpenBLAS spins).
     blas_threads = max(1, default_workers() // workers)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_blas_threads,
