@@ -117,10 +117,8 @@ class _TaskUnpickler(pickle.Unpickler):
 
 def restore_state(trainer, data: dict) -> int:
     """Put a stored state into a freshly built Trainer; returns the steps already done."""
-    import simpy
-
     trainer.__dict__.update(data["state"])
-    trainer.env = simpy.Environment(initial_time=data["now"])
+    trainer.env = trainer.make_env(data["now"])
     trainer.chip = trainer.make_chip()
     for name, server in trainer.chip.servers().items():
         server.busy_until = data["servers"][name]

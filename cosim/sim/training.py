@@ -91,7 +91,7 @@ class Trainer:
         if getattr(self.rule, "fast_matrix", False):   # tiki_taka's fast matrices get tiles of their own
             self._add_fast_matrices()
         self.batches = BatchStream(task.x_train, task.y_train, workload.training.batch_size, streams["data"])
-        self.env = simpy.Environment()
+        self.env = self.make_env()
         self.ledger = Ledger()
         self.chip = self.make_chip()
         steps = workload.training.steps
@@ -112,6 +112,10 @@ class Trainer:
             self.matrices[name], self._initial[name] = matrix, w_init
             return matrix
         return make
+
+    def make_env(self, now_ps: int = 0) -> simpy.Environment:
+        """The SimPy environment, starting at `now_ps` (a resumed run starts where it stopped)."""
+        return simpy.Environment(initial_time=now_ps)
 
     def make_chip(self) -> Chip:
         return Chip(self.env, self.hw, self.ledger, self.matrices if self.rule.analog else {})
