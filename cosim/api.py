@@ -76,10 +76,13 @@ def gpu_estimates(workload: WorkloadSpec) -> dict:
 
 
 def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
-        progress: bool = False, chunk_steps: int = 1) -> RunResult:
-    """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult."""
+        progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None) -> RunResult:
+    """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult.
+    `fidelity` ("transaction" or "detailed") overrides the hardware spec's."""
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    if fidelity is not None:
+        hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
     data = load_digits_split(wl.data.test_fraction, wl.data.split_seed)
     runs = []
     with _progress(progress, wl) as advance:

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from cosim.devices.programming import program_verify
 from cosim.hardware.chip import Chip
@@ -19,6 +18,7 @@ from cosim.nn.arch import build_arch
 from cosim.nn.data import BatchStream, Dataset
 from cosim.nn.matrix import DigitalMatrix
 from cosim.rules import RuleContext, make_rule
+from cosim.sim.clock import CountingEnvironment
 from cosim.sim.ledger import Ledger
 from cosim.nn.losses import SoftmaxCrossEntropy
 from cosim.sim.network import build_mlp, initial_weights, make_matrices
@@ -39,6 +39,7 @@ class MethodRun:
     cells_written: np.ndarray = None       # weight cells that got >= 1 pulse (or digital write), per step
     device_writes: np.ndarray = None       # device write cycles per step
     pulses: np.ndarray = None              # programming pulses per step
+    events: np.ndarray = None              # SimPy events scheduled per step
     ledger: Ledger = None
     weights: int = 0
     tiles: int = 0
@@ -71,7 +72,7 @@ class Trainer:
         self.net = build_mlp(arch, self.matrices)
         self.loss = SoftmaxCrossEntropy()
         self.batches = BatchStream(data.x_train, data.y_train, workload.training.batch_size, streams["data"])
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         self.ledger = Ledger()
         self.chip = Chip(self.env, hw, self.ledger, self.matrices if self.rule.analog else {})
         self.ctx = RuleContext(sigma_write=hw.device.write_noise * workload.training.weight_bound,
@@ -79,7 +80,7 @@ class Trainer:
         steps = workload.training.steps
         self.run = MethodRun(method, self.rule.analog, steps, loss=np.zeros(steps),
                              cells_written=np.zeros(steps), device_writes=np.zeros(steps),
-                             pulses=np.zeros(steps), ledger=self.ledger,
+                             pulses=np.zeros(steps), events=np.zeros(steps, dtype=np.int64), ledger=self.ledger,
                              weights=sum(m.in_features * m.out_features for m in self.matrices.values()),
                              tiles=self.chip.tile_count)
         self._initial = weights
@@ -101,7 +102,9 @@ class Trainer:
         steps, every = self.wl.training.steps, self.wl.training.eval_every
         for step in range(steps):
             self.ledger.step = step
+            scheduled = self.env.events_scheduled
             yield from self._train_step(step)
+            self.run.events[step] = self.env.events_scheduled - scheduled
             if (step + 1) % every == 0 or step == steps - 1:
                 self._evaluate(step + 1)
             if self.progress:
