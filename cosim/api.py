@@ -151,9 +151,13 @@ class _progress:
             self.bar.__exit__(*exc)
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
-    """summary.json, run_info.json, per-step ledger CSV, accuracy CSV, report.md/.html, figures."""
+def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
+                  max_trace_events: int | None = None) -> Path:
+    """summary.json, run_info.json, per-step ledger CSV, accuracy CSV, report.md/.html, figures;
+    with `trace`, trace.json for ui.perfetto.dev (at most `max_trace_events` spans, see
+    cosim.report.trace)."""
     from cosim.report.render import write_report
+    from cosim.report.trace import DEFAULT_MAX_EVENTS, write_trace
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,4 +166,6 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
     result.ledger.to_csv(out / "ledger_steps.csv", index=False)
     result.curves.to_csv(out / "accuracy.csv", index=False)
     write_report(result, out)
+    if trace:
+        write_trace(result.runs, out / "trace.json", max_trace_events or DEFAULT_MAX_EVENTS)
     return out
