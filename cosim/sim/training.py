@@ -18,7 +18,7 @@ from cosim.nn.arch import build_arch
 from cosim.nn.data import BatchStream, Dataset
 from cosim.nn.matrix import DigitalMatrix
 from cosim.rules import RuleContext, make_rule
-from cosim.sim.clock import CountingEnvironment
+from cosim.sim.clock import CountingEnvironment, Pause
 from cosim.sim.ledger import Ledger
 from cosim.nn.losses import SoftmaxCrossEntropy
 from cosim.sim.network import build_mlp, initial_weights, make_matrices
@@ -88,7 +88,7 @@ class Trainer:
     # ----- driving the simulation ----------------------------------------------------------------
     def train(self) -> MethodRun:
         started = time.perf_counter()
-        self._pause = self.env.event()
+        self._pause = Pause(self.env)
         process = self.env.process(self._trainer())
         while process.is_alive:
             self.env.run(until=self._pause)
@@ -110,7 +110,7 @@ class Trainer:
             if self.progress:
                 self.progress()
             if (step + 1) % self.chunk_steps == 0 or step == steps - 1:
-                pause, self._pause = self._pause, self.env.event()
+                pause, self._pause = self._pause, Pause(self.env)
                 pause.succeed()
 
     def _setup(self):
