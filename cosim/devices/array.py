@@ -43,12 +43,15 @@ class DeviceArray:
         self.spec, self.shape, self.rng = spec, tuple(shape), rng
         full = (2, *shape)
         self.response = PulseResponse(spec.levels, spec.nonlinearity_up, spec.nonlinearity_down)
+        # 29 bytes per device: only the conductance needs float64 (the noiseless analog network
+        # must equal the FP64 reference); counts, times and drawn per-device constants fit 32 bits.
         self.x = np.zeros(full)                     # normalised conductance, fresh devices at g_min
         self.write_count = np.zeros(full, dtype=np.uint32)
-        self.pulse_count = np.zeros(full, dtype=np.uint64)
-        self.last_write_time = np.zeros(full)       # seconds of simulated time
-        self.step_scale = np.maximum(1.0 + spec.step_spread * rng.standard_normal(full), 0.05)
-        self.endurance = np.exp(np.log(spec.endurance_median) + spec.endurance_sigma * rng.standard_normal(full))
+        self.pulse_count = np.zeros(full, dtype=np.uint32)
+        self.last_write_time = np.zeros(full, dtype=np.float32)   # seconds of simulated time
+        self.step_scale = np.maximum(1.0 + spec.step_spread * rng.standard_normal(full), 0.05).astype(np.float32)
+        self.endurance = np.exp(np.log(spec.endurance_median)
+                                + spec.endurance_sigma * rng.standard_normal(full)).astype(np.float32)
         self.stuck = rng.random(full) < spec.stuck_fraction
         self._stick(self.stuck)
 
@@ -97,7 +100,7 @@ class DeviceArray:
 
     def _count_wear(self, flat: np.ndarray, pulses: np.ndarray, now: float) -> None:
         self.write_count.flat[flat] += np.uint32(1)
-        self.pulse_count.flat[flat] += pulses.astype(np.uint64)
+        self.pulse_count.flat[flat] += pulses.astype(np.uint32)
         self.last_write_time.flat[flat] = now
         worn = (self.write_count.flat[flat] >= self.endurance.flat[flat]) & ~self.stuck.flat[flat]
         if worn.any():
