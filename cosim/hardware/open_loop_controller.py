@@ -44,9 +44,19 @@ def pulse_slot_units(costs: ActionCosts, pulses: np.ndarray, potentiating: np.nd
     return seconds, actions
 
 
-def rows_of_tile(rows, tile: int) -> np.ndarray:
-    """Physical rows of `tile`, in programming order."""
-    return np.flatnonzero(rows.row_tile == tile)
+def detailed_tile_events(tiles: list, op: str, rows, row_units) -> list:
+    """Detailed fidelity: per tile, its physical rows one after another; `row_units(mask)` gives
+    the (unit seconds, unit actions) of the row whose devices are `mask`."""
+    events = []
+    for t in range(rows.n_tiles):
+        seconds, actions = [], []
+        for row in np.flatnonzero(rows.row_tile == t):
+            s, a = row_units(rows.row_key == row)
+            seconds += s
+            actions += a
+        if seconds:
+            events.append(tiles[t].program_units(op, np.array(seconds), actions))
+    return events
 
 
 class OpenLoopController:
@@ -76,15 +86,5 @@ class OpenLoopController:
 
     def _detailed_events(self, matrix, tiles, outcome, rows) -> list:
         per_pulse = self.costs.pulse_energy(matrix.devices.conductance().flat[outcome.devices])
-        events = []
-        for t in range(rows.n_tiles):
-            seconds, actions = [], []
-            for row in rows_of_tile(rows, t):
-                mine = rows.row_key == row
-                s, a = pulse_slot_units(self.costs, outcome.pulses[mine], outcome.potentiating[mine],
-                                        per_pulse[mine])
-                seconds += s
-                actions += a
-            if seconds:
-                events.append(tiles[t].program_units(self.op, np.array(seconds), actions))
-        return events
+        return detailed_tile_events(tiles, self.op, rows, lambda mine: pulse_slot_units(
+            self.costs, outcome.pulses[mine], outcome.potentiating[mine], per_pulse[mine]))

@@ -12,8 +12,8 @@ import numpy as np
 from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import VerifyOutcome, program_verify_delta
 from cosim.hardware.cell_map import map_rows, per_tile_device_sum, per_tile_sum
-from cosim.hardware.open_loop_controller import (pulse_actions, pulse_slot_units, row_pulse_time,
-                                                 rows_of_tile)
+from cosim.hardware.open_loop_controller import (detailed_tile_events, pulse_actions, pulse_slot_units,
+                                                 row_pulse_time)
 
 
 class WriteVerifyController:
@@ -68,30 +68,27 @@ class WriteVerifyController:
 
     def _detailed_events(self, matrix, tiles, outcome, rows) -> list:
         """Per tile, row after row: each iteration's verify read, then its pulse slots."""
-        costs = self.costs
         g = matrix.devices.conductance().flat[outcome.devices]
-        per_pulse = costs.pulse_energy(g)
         active = [bool((reads > 0).any()) for reads in outcome.reads]
         iterations = range(active.index(False) if False in active else len(active))
-        events = []
-        for t in range(rows.n_tiles):
-            seconds, actions = [], []
-            for row in rows_of_tile(rows, t):
-                mine = rows.row_key == row
-                for i in iterations:
-                    reads = outcome.reads[i]
-                    reading = mine & (reads > 0)
-                    if not reading.any():
-                        continue
-                    n = reads[reading]
-                    seconds.append(costs.verify_read_time(reads.max(), int(reading.sum())))
-                    energy = (costs.array_read_energy(n * g[reading]).sum() + costs.adc_energy(n).sum()
-                              + costs.dac_energy(reads.max()))
-                    actions.append({"verify_read": (int(n.sum()), float(energy))})
-                    s, a = pulse_slot_units(costs, outcome.pulses[i][mine], outcome.potentiating[i][mine],
-                                            per_pulse[mine])
-                    seconds += s
-                    actions += a
-            if seconds:
-                events.append(tiles[t].program_units(self.op, np.array(seconds), actions))
-        return events
+        return detailed_tile_events(tiles, self.op, rows,
+                                    lambda mine: self._row_units(outcome, g, mine, iterations))
+
+    def _row_units(self, outcome, g, mine, iterations) -> tuple[list, list]:
+        costs = self.costs
+        per_pulse = costs.pulse_energy(g[mine])
+        seconds, actions = [], []
+        for i in iterations:
+            reads = outcome.reads[i]
+            reading = mine & (reads > 0)
+            if not reading.any():
+                continue
+            n = reads[reading]
+            seconds.append(costs.verify_read_time(reads.max(), int(reading.sum())))
+            energy = (costs.array_read_energy(n * g[reading]).sum() + costs.adc_energy(n).sum()
+                      + costs.dac_energy(reads.max()))
+            actions.append({"verify_read": (int(n.sum()), float(energy))})
+            s, a = pulse_slot_units(costs, outcome.pulses[i][mine], outcome.potentiating[i][mine], per_pulse)
+            seconds += s
+            actions += a
+        return seconds, actions
