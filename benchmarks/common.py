@@ -1,24 +1,15 @@
-"""Shared helpers of the benchmarks: the default specs, timing, profiling, one JSON line out.
-
-BLAS runs single-threaded unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise: on a
-shared 2-core machine threaded BLAS spins against other load and was up to 100x slower on the
-small products a training step makes (see RESULTS.md). It must be set before numpy loads.
-"""
+"""Shared helpers of the benchmarks: the default specs, timing, profiling, one JSON line out."""
 from __future__ import annotations
 
+import cProfile
+import json
 import os
+import platform
+import pstats
+import time
+from contextlib import contextmanager
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import cProfile  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import pstats  # noqa: E402
-import time  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, resolve_path, with_overrides
 from cosim.specs.hardware import load_hardware
@@ -30,14 +21,16 @@ def default_specs(steps: int, workload: str = DEFAULT_WORKLOAD, hardware: str = 
             load_hardware(resolve_path(hardware)))
 
 
-def best_of(repeat: int, fn) -> float:
-    """Smallest wall time of `repeat` calls of fn() (the least disturbed by other load), s."""
-    times = []
+def best_of(repeat: int, fn) -> dict:
+    """Smallest wall and CPU (process) time of `repeat` calls of fn(), s. On a shared machine
+    wall time swings with other load; CPU time of a single-threaded run much less."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+    return {"wall_s": min(wall), "cpu_s": min(cpu)}
 
 
 @contextmanager
@@ -67,9 +60,15 @@ def machinery_share(fn) -> float:
     return inside / total
 
 
+def blas_threads() -> list[int]:
+    """Threads of each BLAS/OpenMP pool numpy actually loaded."""
+    from threadpoolctl import threadpool_info
+    return [pool["num_threads"] for pool in threadpool_info()]
+
+
 def emit(record: dict) -> None:
     record["machine"] = {"python": platform.python_version(), "numpy": np.__version__,
                          "processor": platform.machine(), "cpus": os.cpu_count(),
-                         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                         "blas_threads": blas_threads(),
                          "load_average_1min": os.getloadavg()[0]}
     print(json.dumps(record, sort_keys=True))

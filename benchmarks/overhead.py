@@ -3,7 +3,8 @@ of a training against bare numpy FP32 training of the same network, data order a
 
 The bare baseline is a plain float32 numpy loop (forward, softmax cross-entropy, backward, SGD)
 evaluating the test set as often as the trainer does; no cosim code runs in it. One JSON line:
-best-of-`--repeat` wall seconds of each, their ratio per method (target ≤ 1.3), the profiled
+best-of-`--repeat` wall and CPU seconds of each, their ratios per method (target ≤ 1.3; judged
+on CPU time, which other load on a shared machine disturbs far less than wall time), the profiled
 share of time in the co-simulation machinery (SimPy, chip components, costs, ledger) and from it
 the estimated ratio of the priced run to the same training unpriced.
 """
@@ -61,6 +62,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--methods", default="ideal,bp_open_loop,write_verify,eapu")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiled machinery share")
     args = parser.parse_args(argv)
     wl, hw = default_specs(args.steps)
     data = load_digits_split(wl.data.test_fraction, wl.data.split_seed)
@@ -73,10 +75,13 @@ def main(argv=None) -> None:
     with progress(len(methods) * args.repeat, "overhead") as advance:
         for method in methods:
             cosim[method] = best_of(args.repeat, lambda: (Trainer(method, wl, hw, data).train(), advance()))
-    ratio = {m: s / bare for m, s in cosim.items()}
-    share = {m: machinery_share(lambda: Trainer(m, wl, hw, data).train()) for m in methods}
+    ratio = {m: t["cpu_s"] / bare["cpu_s"] for m, t in cosim.items()}
+    ratio_wall = {m: t["wall_s"] / bare["wall_s"] for m, t in cosim.items()}
+    share = {} if args.no_profile else {m: machinery_share(lambda: Trainer(m, wl, hw, data).train())
+                                        for m in methods}
     emit({"benchmark": "overhead", "network": "mlp_digits", "steps": t.steps, "batch_size": t.batch_size,
-          "bare_numpy_fp32_s": bare, "cosim_s": cosim, "ratio": ratio, "target_ratio": TARGET,
+          "bare_numpy_fp32": bare, "cosim": cosim, "ratio_cpu": ratio, "ratio_wall": ratio_wall,
+          "target_ratio": TARGET,
           "meets_target": {m: r <= TARGET for m, r in ratio.items()},
           "machinery_share_profiled": share,
           "ratio_vs_unpriced_estimate": {m: 1.0 / (1.0 - f) for m, f in share.items()}})
