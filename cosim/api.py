@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.nn.arch import build_arch
-from cosim.nn.data import load_digits_split
+from cosim.nn.tasks import load_task
 from cosim.report.summary import build_summary
 from cosim.sim.training import MethodRun, Trainer
 from cosim.specs.hardware import HardwareSpec, load_hardware
@@ -34,7 +34,7 @@ def resolve_path(path: str | Path) -> Path:
 class RunResult:
     summary: dict
     ledger: pd.DataFrame            # per method and step: energy (J) per action, writes, loss
-    curves: pd.DataFrame            # per method and evaluation step: test accuracy
+    curves: pd.DataFrame            # per method and evaluation step: the test metrics
     runs: list[MethodRun] = field(repr=False, default_factory=list)
     run_info: dict = field(default_factory=dict)
 
@@ -83,13 +83,14 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
     if fidelity is not None:
         hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
-    data = load_digits_split(wl.data.test_fraction, wl.data.split_seed)
+    arch = build_arch(wl.network.arch, **wl.network.params)
+    task = load_task(wl.data, arch.input_shape)
     runs = []
     with _progress(progress, wl) as advance:
         for method in wl.methods:
-            trainer = Trainer(method, wl, hw, data, progress=advance(method), chunk_steps=chunk_steps)
+            trainer = Trainer(method, wl, hw, task, progress=advance(method), chunk_steps=chunk_steps)
             runs.append(trainer.train())
-    summary = build_summary(wl, hw, runs, gpu_estimates(wl))
+    summary = build_summary(wl, hw, runs, gpu_estimates(wl), task.baseline)
     info = {"wall_s": {r.method: r.wall_s for r in runs},
             "wall_s_per_step": {r.method: r.wall_s / r.steps for r in runs},
             "seed": wl.seed, "python": platform.python_version(), "numpy": np.__version__,
@@ -111,8 +112,8 @@ def _ledger_table(runs: list[MethodRun]) -> pd.DataFrame:
 
 
 def _curves(runs: list[MethodRun]) -> pd.DataFrame:
-    return pd.DataFrame([{"method": r.method, "step": s, "test_accuracy": a}
-                         for r in runs for s, a in zip(r.eval_steps, r.accuracy)])
+    return pd.DataFrame([{"method": r.method, "step": step, **scores}
+                         for r in runs for step, scores in zip(r.eval_steps, r.scores)])
 
 
 def _versions() -> dict:
@@ -153,8 +154,8 @@ class _progress:
 
 def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
                   max_trace_events: int | None = None) -> Path:
-    """summary.json, run_info.json, per-step ledger CSV, accuracy CSV, report.md/.html, figures;
-    with `trace`, trace.json for ui.perfetto.dev (at most `max_trace_events` spans, see
+    """summary.json, run_info.json, per-step ledger CSV, test-metric CSV, report.md/.html,
+    figures; with `trace`, trace.json for ui.perfetto.dev (at most `max_trace_events` spans, see
     cosim.report.trace)."""
     from cosim.report.render import write_report
     from cosim.report.trace import DEFAULT_MAX_EVENTS, write_trace
@@ -164,7 +165,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n")
     (out / "run_info.json").write_text(json.dumps(result.run_info, indent=2, sort_keys=True) + "\n")
     result.ledger.to_csv(out / "ledger_steps.csv", index=False)
-    result.curves.to_csv(out / "accuracy.csv", index=False)
+    result.curves.to_csv(out / "test_metrics.csv", index=False)
     write_report(result, out)
     if trace:
         write_trace(result.runs, out / "trace.json", max_trace_events or DEFAULT_MAX_EVENTS)

@@ -25,9 +25,15 @@ class Chip:
                              for r in range(m.tile_grid[0]) for c in range(m.tile_grid[1])]
                       for name, m in matrices.items()}
         self.matrices = matrices
+        for matrix in matrices.values():   # devices drift on the simulated clock, in seconds
+            matrix.clock = self.clock_s
         self.controllers = {"open_loop": OpenLoopController(env, self.costs, detailed),
                             "eapu": EaPUController(env, self.costs, detailed),
                             "verify": WriteVerifyController(env, self.costs, detailed)}
+
+    def clock_s(self) -> float:
+        """Simulated time in seconds."""
+        return self.env.now * 1e-12
 
     @property
     def tile_count(self) -> int:

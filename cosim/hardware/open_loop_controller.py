@@ -73,7 +73,7 @@ class OpenLoopController:
         if outcome.devices.size == 0:
             return outcome
         tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
+        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
         pulses, energy = pulse_actions(self.costs, matrix, outcome.devices, outcome.pulses, rows)
         if self.detailed:
             events = self._detailed_events(matrix, tiles, outcome, rows)

@@ -37,7 +37,7 @@ class WriteVerifyController:
         if outcome.devices.size == 0:
             return
         tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
+        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
         if self.detailed:
             yield self.env.all_of(self._detailed_events(matrix, tiles, outcome, rows))
             return

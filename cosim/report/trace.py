@@ -52,7 +52,7 @@ def controller_spans(tx: pd.DataFrame) -> pd.DataFrame:
     prog = tx[tx.op.isin(CONTROLLER_OPS) & (tx.kind == "tile")]
     if prog.empty:
         return prog.assign(matrix=[])
-    prog = prog.assign(matrix=prog.component.str.split(".").str[0])
+    prog = prog.assign(matrix=prog.component.str.replace(r"\.tile\d+\.\d+$", "", regex=True))
     spans = prog.groupby(["step", "matrix", "op"], sort=False).agg(
         issue_ps=("issue_ps", "min"), start_ps=("start_ps", "min"), end_ps=("end_ps", "max"),
         energy_j=("energy_j", "sum")).reset_index()

@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cosim.specs.base import FrozenSpec, PositiveInt, load_spec
+from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
 
 # Update rules the training core knows; kept here so a workload is checked before anything runs.
-KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
+KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "mixed_precision", "manhattan", "tiki_taka",
+                 "eapu", "eapu_adaptive")
+DEFAULT_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
 
 
 class NetworkSpec(FrozenSpec):
@@ -29,9 +31,17 @@ class NetworkSpec(FrozenSpec):
 
 
 class DataSpec(FrozenSpec):
-    dataset: Literal["digits"] = Field(description="Bundled data set: scikit-learn's 8x8 digits.")
-    test_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="Stratified held-out share.")
-    split_seed: int = Field(0, ge=0, description="Seed of the fixed train/test split.")
+    dataset: Literal["digits", "denoise", "sr_x2"] = Field(
+        description="digits: scikit-learn's 8x8 digits (classification); denoise: Gaussian-noise "
+                    "removal and sr_x2: bicubic x2 super-resolution on patches of scikit-image's "
+                    "bundled photographs (train and test photographs are disjoint).")
+    test_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="digits: stratified held-out share.")
+    split_seed: int = Field(0, ge=0, description="Seed of the fixed train/test split or patch draw.")
+    patch: PositiveInt = Field(40, le=512, description="Images: side of a clean / high-resolution patch (px).")
+    train_patches: PositiveInt = Field(2048, le=1_000_000, description="Images: training patches drawn.")
+    test_patches: PositiveInt = Field(64, le=100_000, description="Images: test patches drawn.")
+    noise_sigma: float = Field(25.0 / 255.0, gt=0.0, le=1.0,
+                               description="denoise: std of the additive Gaussian noise (images in [0, 1]).")
 
 
 class TrainingSpec(FrozenSpec):
@@ -43,14 +53,32 @@ class TrainingSpec(FrozenSpec):
                                 description="Weight magnitude mapped to a full device range (g_max - g_min).")
     backward_on: Literal["tiles", "host"] = Field(
         "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally.")
+    retention_checks: tuple[Seconds, ...] = Field(
+        (), max_length=16, description="Delays after training, seconds: the test metric is measured again "
+        "once the devices have drifted/relaxed that long (unpriced measurements).")
 
 
 class EapuRuleSpec(FrozenSpec):
     k: float = Field(1.0, gt=0.0, le=1e3, description="Threshold Δw_th = k · σ_write (dimensionless).")
+    threshold: Literal["fixed", "adaptive"] = Field(
+        "fixed", description="fixed: σ_write of the spec; adaptive: each cell's current σ_write "
+        "(grows with time since its last write). Method `eapu_adaptive` is always adaptive.")
+
+
+class MixedPrecisionRuleSpec(FrozenSpec):
+    k: float = Field(1.0, gt=0.0, le=1e3, description="Transfer threshold ε = k · σ_write (dimensionless).")
+
+
+class TikiTakaRuleSpec(FrozenSpec):
+    transfer_every: PositiveInt = Field(1, le=100000, description="Steps between transfers from fast to slow.")
+    rows_per_transfer: PositiveInt = Field(1, le=65536, description="Rows of the fast matrix read per transfer.")
+    transfer_scale: float = Field(1.0, gt=0.0, le=100.0, description="Slow-matrix change per unit read from fast (γ).")
 
 
 class RulesSpec(FrozenSpec):
     eapu: EapuRuleSpec = EapuRuleSpec()
+    mixed_precision: MixedPrecisionRuleSpec = MixedPrecisionRuleSpec()
+    tiki_taka: TikiTakaRuleSpec = TikiTakaRuleSpec()
 
 
 class WorkloadSpec(FrozenSpec):
@@ -60,7 +88,7 @@ class WorkloadSpec(FrozenSpec):
     data: DataSpec
     network: NetworkSpec
     training: TrainingSpec
-    methods: tuple[str, ...] = KNOWN_METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     rules: RulesSpec = RulesSpec()
     gpus: tuple[str, ...] = Field(("h200", "a100"), description="GPUs (hardware_specs/gpus stems) to compare with.")
 
@@ -68,6 +96,40 @@ class WorkloadSpec(FrozenSpec):
     @classmethod
     def _known_methods(cls, methods: tuple[str, ...]) -> tuple[str, ...]:
         return check_methods(methods)
+
+    @model_validator(mode="after")
+    def _network_fits_data(self):
+        from cosim.nn.arch import build_arch
+        problem = data_mismatch(self.data, build_arch(self.network.arch, **self.network.params))
+        if problem:
+            raise ValueError(f"network does not fit data.dataset {self.data.dataset!r}: {problem}")
+        return self
+
+
+def data_mismatch(data: DataSpec, arch) -> str | None:
+    """Why `arch` cannot train on `data` (shapes, loss), or None when it can."""
+    if data.dataset == "digits":
+        if int(np_prod(arch.input_shape)) != 64 or arch.loss != "cross_entropy" or arch.classes != 10:
+            return (f"digits needs 64 input values, 10 classes and a cross_entropy loss; "
+                    f"{arch.name} has input {arch.input_shape}, {arch.classes} classes, loss {arch.loss}")
+        return None
+    p = data.patch
+    scale = 2 if data.dataset == "sr_x2" else 1
+    if p % scale:
+        return f"patch {p} is not a multiple of the scale {scale}"
+    want_in, want_out = (1, p // scale, p // scale), (1, p, p)
+    if tuple(arch.input_shape) != want_in or tuple(arch.output_shape) != want_out or arch.loss != "mse":
+        return (f"{data.dataset} with patch {p} needs input {want_in}, output {want_out} and an mse "
+                f"loss; {arch.name} has {tuple(arch.input_shape)} -> {tuple(arch.output_shape)}, "
+                f"loss {arch.loss}")
+    return None
+
+
+def np_prod(shape) -> int:
+    out = 1
+    for n in shape:
+        out *= int(n)
+    return out
 
 
 def check_methods(methods) -> tuple[str, ...]:
