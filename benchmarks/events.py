@@ -12,7 +12,8 @@ import time
 import simpy
 
 from benchmarks.common import default_specs, emit, progress
-from cosim.nn.data import load_digits_split
+from cosim.nn.arch import build_arch
+from cosim.nn.tasks import load_task
 from cosim.sim.training import Trainer
 
 METHODS = ["ideal", "bp_open_loop", "write_verify", "eapu"]
@@ -56,7 +57,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args(argv)
     wl, hw = default_specs(args.steps)
-    data = load_digits_split(wl.data.test_fraction, wl.data.split_seed)
+    data = load_task(wl.data, build_arch(wl.network.arch, **wl.network.params).input_shape)
     bare = max(bare_timeout_loop(200_000) for _ in range(3))
     with progress(2 * len(METHODS), "events") as advance:
         transaction = measure(wl, hw, data, advance)
