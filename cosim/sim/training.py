@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from cosim.devices.programming import program_verify
 from cosim.hardware.chip import Chip
@@ -25,6 +24,7 @@ from cosim.nn.matrix import DigitalMatrix
 from cosim.nn.tasks import Task
 from cosim.rules import FAST, context_for, make_rule
 from cosim.sim.checkpoint import Checkpoint, restore_state
+from cosim.sim.clock import CountingEnvironment, Pause
 from cosim.sim.ledger import Ledger
 from cosim.sim.tape import Tape
 from cosim.sim.wear import WriteStats, collect_wear
@@ -49,6 +49,7 @@ class MethodRun:
     cells_written: np.ndarray = None       # weight cells that got >= 1 pulse (or digital write), per step
     device_writes: np.ndarray = None       # device write cycles per step
     pulses: np.ndarray = None              # programming pulses per step
+    events: np.ndarray = None              # SimPy events scheduled per step
     ledger: Ledger = None
     weights: int = 0
     tiles: int = 0
@@ -97,7 +98,7 @@ class Trainer:
         steps = workload.training.steps
         self.run = MethodRun(method, self.rule.analog, steps, metric=task.metric, loss=np.zeros(steps),
                              cells_written=np.zeros(steps), device_writes=np.zeros(steps),
-                             pulses=np.zeros(steps), ledger=self.ledger,
+                             pulses=np.zeros(steps), events=np.zeros(steps, dtype=np.int64), ledger=self.ledger,
                              weights=sum(m.in_features * m.out_features for n, m in self.matrices.items()
                                          if not n.endswith(FAST)),
                              tiles=self.chip.tile_count, write_stats=WriteStats(steps))
@@ -113,9 +114,9 @@ class Trainer:
             return matrix
         return make
 
-    def make_env(self, now_ps: int = 0) -> simpy.Environment:
+    def make_env(self, now_ps: int = 0) -> CountingEnvironment:
         """The SimPy environment, starting at `now_ps` (a resumed run starts where it stopped)."""
-        return simpy.Environment(initial_time=now_ps)
+        return CountingEnvironment(initial_time=now_ps)
 
     def make_chip(self) -> Chip:
         return Chip(self.env, self.hw, self.ledger, self.matrices if self.rule.analog else {})
@@ -134,7 +135,7 @@ class Trainer:
     # ----- driving the simulation ----------------------------------------------------------------
     def train(self) -> MethodRun:
         started = time.perf_counter()
-        self._pause = self.env.event()
+        self._pause = Pause(self.env)
         process = self.env.process(self._trainer())
         while process.is_alive:
             self.env.run(until=self._pause)
@@ -150,7 +151,9 @@ class Trainer:
         steps, every = self.wl.training.steps, self.wl.training.eval_every
         for step in range(self.start_step, steps):
             self.ledger.step = step
+            scheduled = self.env.events_scheduled
             yield from self._train_step(step)
+            self.run.events[step] = self.env.events_scheduled - scheduled
             if (step + 1) % every == 0 or step == steps - 1:
                 self._evaluate(step + 1)
             if self.progress:
@@ -159,7 +162,7 @@ class Trainer:
                 # Every transaction of the step has finished: the simulation is idle here.
                 self.checkpoint.save_state(self, step + 1)
             if (step + 1) % self.chunk_steps == 0 or step == steps - 1:
-                pause, self._pause = self._pause, self.env.event()
+                pause, self._pause = self._pause, Pause(self.env)
                 pause.succeed()
 
     def _setup(self):
@@ -238,7 +241,9 @@ class Trainer:
         pulses = outcome.device_pulses
         cells = matrix.in_features * matrix.out_features
         if counts_as_update:    # fraction updated counts the trained weights, not auxiliary ones
-            self.run.cells_written[step] += np.unique(outcome.devices[pulses > 0] % cells).size
+            written = np.zeros(cells, dtype=bool)     # a mask, not np.unique: no sort (hot path)
+            written[outcome.devices[pulses > 0] % cells] = True
+            self.run.cells_written[step] += np.count_nonzero(written)
         self.run.device_writes[step] += float(outcome.device_writes.sum())
         self.run.pulses[step] += float(pulses.sum())
         self.run.write_stats.add_outcome(outcome)
