@@ -41,16 +41,19 @@ def killing_progress(method: str, at_step: int):
     return Bar
 
 
-@pytest.mark.parametrize("method", KNOWN_METHODS)
-def test_resumed_run_equals_uninterrupted(tmp_path, monkeypatch, method):
+@pytest.mark.parametrize("method, fidelity", [(m, "transaction") for m in KNOWN_METHODS]
+                         + [pytest.param(m, "detailed", marks=pytest.mark.slow) for m in ("write_verify", "eapu")])
+def test_resumed_run_equals_uninterrupted(tmp_path, monkeypatch, method, fidelity):
     every, kill_at = 4, 7          # killed 3 steps after its last checkpoint (step 4)
     wl = workload(steps=12, methods=(method,))
-    reference = api.run(wl, hardware())
+    reference = api.run(wl, hardware(), fidelity=fidelity)
     monkeypatch.setattr(api, "_progress", killing_progress(method, kill_at))
     with pytest.raises(Killed):
-        api.run(wl, hardware(), progress=True, checkpointing=api.Checkpointing(tmp_path, every))
+        api.run(wl, hardware(), progress=True, fidelity=fidelity,
+                checkpointing=api.Checkpointing(tmp_path, every))
     monkeypatch.undo()
-    resumed = api.run(wl, hardware(), checkpointing=api.Checkpointing(tmp_path, every, resume=True))
+    resumed = api.run(wl, hardware(), fidelity=fidelity,
+                      checkpointing=api.Checkpointing(tmp_path, every, resume=True))
     assert resumed.run_info["resumed_at_step"] == {method: 4}
     assert json.dumps(resumed.summary, sort_keys=True) == json.dumps(reference.summary, sort_keys=True)
     pd.testing.assert_frame_equal(resumed.ledger, reference.ledger)
@@ -58,6 +61,7 @@ def test_resumed_run_equals_uninterrupted(tmp_path, monkeypatch, method):
     run, ref = resumed.runs[0], reference.runs[0]
     assert (run.end_ps, run.setup_end_ps) == (ref.end_ps, ref.setup_end_ps)
     pd.testing.assert_frame_equal(run.ledger.transactions(), ref.ledger.transactions())
+    assert run.events.tolist() == ref.events.tolist()          # the same SimPy events per step
 
 
 def test_finished_methods_are_not_trained_again(tmp_path):
