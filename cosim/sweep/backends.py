@@ -40,13 +40,13 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def local_results(tasks: list[dict], workers: int) -> Iterator[dict]:
+def local_results(tasks: list[dict], workers: int, blas_threads: int | None = None) -> Iterator[dict]:
     """Run tasks on `workers` processes forked from a clean server that imported cosim once
     (no state, threads or progress bar inherited from this process; no import per worker)."""
     context = get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    # Share the cores among workers: BLAS threads beyond them only contend (OpenBLAS spins).
-    blas_threads = max(1, default_workers() // workers)
+    # By default the workers share the cores' BLAS threads: more only contend (OpenBLAS spins).
+    blas_threads = blas_threads or max(1, default_workers() // workers)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_blas_threads,
                                initargs=(blas_threads,))
     finished = False

@@ -33,8 +33,9 @@ def plan_sweep(path: str | Path) -> tuple[SweepSpec, list[SweepPoint]]:
 
 def run_sweep(path: str | Path, out: str | Path | None = None, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False, retry_errors: bool = False,
-              progress: bool = False, report: bool = True) -> SweepOutcome:
-    """Run the sweep file at `path` into `out` (default sweeps/<name>); see cosim.report.sweep_table."""
+              progress: bool = False, report: bool = True, blas_threads: int | None = None) -> SweepOutcome:
+    """Run the sweep file at `path` into `out` (default sweeps/<name>); see cosim.report.sweep_table.
+    `blas_threads`: BLAS threads per local worker (default: the cores shared among the workers)."""
     spec, points = plan_sweep(path)
     out = Path(out or Path("sweeps") / spec.name)
     store = _SweepStore(out, spec, points, Path(path))
@@ -42,7 +43,7 @@ def run_sweep(path: str | Path, out: str | Path | None = None, workers: int | No
     todo = store.missing(retry_errors)
     tasks = [{"key": p.key, "workload": p.workload, "hardware": p.hardware} for p in todo]
     results = (iter(()) if not tasks else dask_results(tasks, scheduler) if scheduler
-               else local_results(tasks, workers or default_workers()))
+               else local_results(tasks, workers or default_workers(), blas_threads))
     outcome = SweepOutcome(out, len(points), len(todo), len(points) - len(todo))
     with _progress(progress, spec.name, len(todo)) as advance:
         for result in results:
