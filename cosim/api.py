@@ -14,6 +14,7 @@ from cosim.nn.arch import build_arch
 from cosim.nn.data import load_digits_split
 from cosim.report.summary import build_summary
 from cosim.sim.training import MethodRun, Trainer
+from cosim.specs.base import SpecError
 from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
 
@@ -80,6 +81,10 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
     """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult."""
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    if wl.data is None:
+        raise SpecError(workload if isinstance(workload, (str, Path)) else wl.name,
+                        [("data", "missing: this workload is shapes-only; train needs data "
+                                  "(use `cosim cost` for its cost-only estimate)")])
     data = load_digits_split(wl.data.test_fraction, wl.data.split_seed)
     runs = []
     with _progress(progress, wl) as advance:
@@ -92,6 +97,36 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
             "seed": wl.seed, "python": platform.python_version(), "numpy": np.__version__,
             "versions": _versions()}
     return RunResult(summary, _ledger_table(runs), _curves(runs), runs, info)
+
+
+@dataclass
+class CostResult:
+    summary: dict                   # deterministic (cost.json)
+    wall_s: dict                    # per method, seconds of wall time
+    estimates: list = field(repr=False, default_factory=list)
+
+
+def cost(workload, hardware=DEFAULT_HARDWARE, methods=None, progress: bool = False) -> CostResult:
+    """Cost-only estimate of one training step and one inference per method, from layer shapes
+    and update statistics (the workload's `cost_only` section); see cosim.sim.cost_only."""
+    from cosim.report.cost import build_cost_summary
+    from cosim.sim.cost_only import CostModel, expected_eapu_fraction, update_sigma
+
+    wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods)
+    hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    model = CostModel(wl, hw)
+    estimates = []
+    with _progress(progress, wl, total=1) as advance:
+        for method in wl.methods:
+            tick = advance(method)
+            estimates.append(model.estimate(method))
+            if tick:
+                tick()
+    bound = wl.training.weight_bound
+    fraction = expected_eapu_fraction(update_sigma(wl.cost_only.update_scale, bound),
+                                      wl.rules.eapu.k * hw.device.write_noise * bound)
+    summary = build_cost_summary(wl, hw, model.arch.name, estimates, gpu_estimates(wl), fraction)
+    return CostResult(summary, {e.method: e.wall_s for e in estimates}, estimates)
 
 
 def _ledger_table(runs: list[MethodRun]) -> pd.DataFrame:
@@ -127,8 +162,8 @@ def _versions() -> dict:
 class _progress:
     """A rich progress bar with one task per method (silent when disabled)."""
 
-    def __init__(self, enabled: bool, wl: WorkloadSpec):
-        self.enabled, self.wl = enabled, wl
+    def __init__(self, enabled: bool, wl: WorkloadSpec, total: int | None = None):
+        self.enabled, self.wl, self.total = enabled, wl, total
 
     def __enter__(self):
         if not self.enabled:
@@ -139,7 +174,7 @@ class _progress:
         self.bar.__enter__()
 
         def advance(method: str):
-            task = self.bar.add_task(method, total=self.wl.training.steps)
+            task = self.bar.add_task(method, total=self.total or self.wl.training.steps)
             return lambda: self.bar.advance(task)
         return advance
 

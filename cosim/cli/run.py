@@ -19,11 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="override the number of training steps")
     parser.add_argument("--methods", help="comma-separated update rules, e.g. ideal,eapu")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="no training: the cost-only estimate of `cosim cost` (uses --hardware, "
+                             "--methods, --out, --quiet; add --json for JSON)")
+    parser.add_argument("--json", action="store_true", help="with --cost-only: print cost.json")
 
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
 
+    if args.cost_only:
+        from cosim.cli.cost import run_command as cost_command
+        return cost_command(args)
     workload = load_workload(resolve_path(args.workload))
+    if workload.data is None:
+        raise UsageError(f"{args.workload}: data: missing; this workload is shapes-only, so it "
+                         "cannot train (use `cosim cost` or `cosim run --cost-only`)")
     hardware = load_hardware(resolve_path(args.hardware))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     if args.steps is not None and args.steps < 1:

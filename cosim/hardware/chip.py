@@ -61,6 +61,18 @@ class Chip:
             yield from self.bus.transfer("write_plan", bits)
         return (yield from self.controllers[controller].program(self.matrices[name], self.tiles[name], plan))
 
+    def program_tiles(self, name: str, controller: str, plan_bits: float, per_tile: list):
+        """SimPy process: a write plan whose effect on each tile is already known as
+        (latency s, {action: (count, J)}) per tile, row-major (the cost-only mode's statistics).
+        Same bus transfer and tile transactions as `program`, without device numerics."""
+        if plan_bits:
+            yield from self.bus.transfer("write_plan", plan_bits)
+        op = self.controllers[controller].op
+        events = [tile.program(op, latency, actions)
+                  for tile, (latency, actions) in zip(self.tiles[name], per_tile) if actions]
+        if events:
+            yield self.env.all_of(events)
+
     def program_initial(self, name: str, outcome):
         """SimPy process: price the write-verify that placed the initial weights."""
         yield from self.controllers["verify"].execute(self.matrices[name], self.tiles[name], outcome)

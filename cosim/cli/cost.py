@@ -1,0 +1,61 @@
+"""`cosim cost WORKLOAD.yaml [--hardware SPEC.yaml] [--methods a,b] [--json] [--out DIR]`"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cosim.api import DEFAULT_HARDWARE, cost, resolve_path
+from cosim.specs.hardware import load_hardware
+from cosim.specs.workload import load_workload
+
+NAME = "cost"
+HELP = ("Cost-only estimate: energy, latency, writes and tiles of one training step and one "
+        "inference per update rule, from layer shapes and update statistics (no training).")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workload", help="workload YAML with a cost_only section (data may be omitted)")
+    add_cost_options(parser)
+
+
+def add_cost_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared with `cosim run --cost-only`."""
+    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML (default {DEFAULT_HARDWARE})")
+    parser.add_argument("--methods", help="comma-separated update rules, e.g. bp_open_loop,eapu")
+    parser.add_argument("--json", action="store_true", help="print cost.json to stdout instead of the table")
+    parser.add_argument("--out", help="also write cost.json, cost_info.json and cost.md to this folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from cosim.cli import UsageError
+    from cosim.report.cost import cost_markdown, cost_table, gpu_ratio_table, plain_table
+
+    workload = load_workload(resolve_path(args.workload))
+    hardware = load_hardware(resolve_path(args.hardware))
+    if workload.cost_only is None:
+        raise UsageError(f"{args.workload}: cost_only: missing; the cost-only mode needs its update "
+                         "statistics (update_scale and its source)")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    try:
+        result = cost(workload, hardware, methods=methods, progress=not (args.quiet or args.json))
+    except ValueError as exc:  # a bad override, e.g. an unknown method name
+        raise UsageError(f"--methods: {exc}") from None
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "cost.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n")
+        (out / "cost_info.json").write_text(json.dumps({"wall_s": result.wall_s}, indent=2) + "\n")
+        (out / "cost.md").write_text(cost_markdown(result.summary, result.wall_s))
+    if args.json:
+        print(json.dumps(result.summary, indent=2, sort_keys=True))
+        return 0
+    s = result.summary
+    print(f"cost-only: {s['workload']} ({s['arch']}, batch {s['batch_size']}) on {s['hardware']}")
+    print(plain_table(cost_table(s, result.wall_s)))
+    print("GPU J/step ÷ chip J/step:")
+    print(plain_table(gpu_ratio_table(s)))
+    if args.out:
+        print(f"wrote {args.out}/cost.json, cost.md")
+    return 0
