@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.nn.arch import build_arch
-from cosim.nn.data import load_digits_split
+from cosim.nn.tasks import load_task
 from cosim.report.summary import build_summary
 from cosim.sim.training import MethodRun, Trainer
 from cosim.specs.base import SpecError
@@ -35,7 +35,7 @@ def resolve_path(path: str | Path) -> Path:
 class RunResult:
     summary: dict
     ledger: pd.DataFrame            # per method and step: energy (J) per action, writes, loss
-    curves: pd.DataFrame            # per method and evaluation step: test accuracy
+    curves: pd.DataFrame            # per method and evaluation step: the test metrics
     runs: list[MethodRun] = field(repr=False, default_factory=list)
     run_info: dict = field(default_factory=dict)
 
@@ -85,13 +85,14 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
         raise SpecError(workload if isinstance(workload, (str, Path)) else wl.name,
                         [("data", "missing: this workload is shapes-only; train needs data "
                                   "(use `cosim cost` for its cost-only estimate)")])
-    data = load_digits_split(wl.data.test_fraction, wl.data.split_seed)
+    arch = build_arch(wl.network.arch, **wl.network.params)
+    task = load_task(wl.data, arch.input_shape)
     runs = []
     with _progress(progress, wl) as advance:
         for method in wl.methods:
-            trainer = Trainer(method, wl, hw, data, progress=advance(method), chunk_steps=chunk_steps)
+            trainer = Trainer(method, wl, hw, task, progress=advance(method), chunk_steps=chunk_steps)
             runs.append(trainer.train())
-    summary = build_summary(wl, hw, runs, gpu_estimates(wl))
+    summary = build_summary(wl, hw, runs, gpu_estimates(wl), task.baseline)
     info = {"wall_s": {r.method: r.wall_s for r in runs},
             "wall_s_per_step": {r.method: r.wall_s / r.steps for r in runs},
             "seed": wl.seed, "python": platform.python_version(), "numpy": np.__version__,
@@ -143,8 +144,8 @@ def _ledger_table(runs: list[MethodRun]) -> pd.DataFrame:
 
 
 def _curves(runs: list[MethodRun]) -> pd.DataFrame:
-    return pd.DataFrame([{"method": r.method, "step": s, "test_accuracy": a}
-                         for r in runs for s, a in zip(r.eval_steps, r.accuracy)])
+    return pd.DataFrame([{"method": r.method, "step": step, **scores}
+                         for r in runs for step, scores in zip(r.eval_steps, r.scores)])
 
 
 def _versions() -> dict:
@@ -184,7 +185,7 @@ class _progress:
 
 
 def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
-    """summary.json, run_info.json, per-step ledger CSV, accuracy CSV, report.md/.html, figures."""
+    """summary.json, run_info.json, per-step ledger CSV, test-metric CSV, report.md/.html, figures."""
     from cosim.report.render import write_report
 
     out = Path(out_dir)
@@ -192,6 +193,6 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n")
     (out / "run_info.json").write_text(json.dumps(result.run_info, indent=2, sort_keys=True) + "\n")
     result.ledger.to_csv(out / "ledger_steps.csv", index=False)
-    result.curves.to_csv(out / "accuracy.csv", index=False)
+    result.curves.to_csv(out / "test_metrics.csv", index=False)
     write_report(result, out)
     return out

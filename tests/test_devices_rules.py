@@ -59,7 +59,7 @@ def test_wear_out_sticks_devices_and_costs_accuracy():
     wl = workload(steps=60, methods=("bp_open_loop",))
     healthy = api.run(wl, hardware()).runs[0]
     broken = api.run(wl, worn).runs[0]
-    assert broken.accuracy[-1] < healthy.accuracy[-1] - 0.2
+    assert broken.metric_values[-1] < healthy.metric_values[-1] - 0.2
     assert broken.training_writes.max() >= 5
 
 

@@ -140,3 +140,27 @@ def test_unknown_op_is_a_clear_error():
         archs.Node("dropout", (3,), (3,)),)), "mse")
     with pytest.raises(ValueError, match="dropout"):
         build_network(bad, digital, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name", ["mlp", "dncnn", "vit"])
+def test_without_input_grad_parameter_grads_are_unchanged_and_the_first_product_is_skipped(name):
+    arch = SMALL[name]()
+    counted = []
+
+    def counting(name, w):
+        m = DigitalMatrix(w)
+        counted.append(m)
+        return m
+    full = build_network(arch, digital, np.random.default_rng(3))
+    lean = build_network(arch, counting, np.random.default_rng(3), input_grad=False)
+    x = np.random.default_rng(4).normal(size=(2, *arch.input_shape))
+    dy = np.random.default_rng(5).normal(size=(2, *arch.output_shape))
+    full.forward(x), lean.forward(x)
+    forward_macs = sum(sum(m.ops) for m in counted)
+    assert full.backward(dy) is not None and lean.backward(dy) is None
+    for a, b in zip(full.matrix_params(), lean.matrix_params()):
+        np.testing.assert_allclose(a.grad, b.grad)
+    first = counted[0]
+    # every matrix did one backward product except the one fed by the data
+    backward_macs = sum(sum(m.ops) for m in counted) - forward_macs
+    assert backward_macs == pytest.approx(forward_macs - sum(first.ops[:1]))

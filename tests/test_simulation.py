@@ -99,7 +99,7 @@ def test_noiseless_analog_training_equals_fp_reference():
     runs = {r.method: r for r in result.runs}
     for method in ("bp_open_loop", "write_verify", "eapu"):
         assert np.allclose(runs[method].loss, runs["ideal"].loss, rtol=1e-9, atol=1e-12), method
-        assert runs[method].accuracy == runs["ideal"].accuracy
+        assert runs[method].scores == runs["ideal"].scores
 
 
 def test_noiseless_analog_mvm_equals_matmul():

@@ -91,6 +91,10 @@ class GlobalResidual(_Container):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         # The body's output enters with a minus sign, so its parameters see -dy.
-        dx = dy + self.body.backward(-dy)
-        self.host_ops.add(ops=2 * dx.size)
+        body_dx = self.body.backward(-dy)
+        self.host_ops.add(ops=dy.size)
+        if body_dx is None:   # fed by the data: no input gradient wanted
+            return None
+        dx = dy + body_dx
+        self.host_ops.add(ops=dx.size)
         return dx

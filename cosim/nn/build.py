@@ -148,12 +148,31 @@ def default_init(arch: Arch):
 
 
 def build_network(arch: Arch, make_matrix: MakeMatrix, rng: np.random.Generator,
-                  init=None) -> Network:
+                  init=None, input_grad: bool = True) -> Network:
     """Layers for `arch`. make_matrix(name, w_init) -> Matrix gets every weight matrix's unique
     name and initial weights of shape (in_features, out_features) drawn from `rng`.
-    `init(fan_in, fan_out, rng)` overrides the default scheme (see default_init)."""
+    `init(fan_in, fan_out, rng)` overrides the default scheme (see default_init). With
+    `input_grad=False` backward returns None and skips the work only the input gradient needs."""
     builder = _Builder(make_matrix, rng, init or default_init(arch))
     try:
-        return Network(arch, builder.build(arch.root, ""))
+        root = builder.build(arch.root, "")
     except ValueError as err:
         raise ValueError(f"{arch.name}: {err}") from None
+    if not input_grad:
+        skip_data_input_grad(root)
+    return Network(arch, root)
+
+
+def skip_data_input_grad(layer: Layer) -> None:
+    """Mark the layers that read the network input directly: nobody needs the gradient with
+    respect to the data, and on tiles it would cost a whole transposed MVM per step."""
+    while True:
+        layer.needs_input_grad = False
+        if isinstance(layer, Sequential) and layer.layers:
+            layer = layer.layers[0]
+        elif isinstance(layer, GlobalResidual):
+            layer = layer.body
+        elif isinstance(layer, PatchEmbed):
+            layer = layer.conv
+        else:
+            return

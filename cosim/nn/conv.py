@@ -88,6 +88,8 @@ class Conv2d(Layer):
         if self.bias is not None:
             self.bias.grad = dy_rows.sum(axis=0)
             self.host_ops.add(ops=dy_rows.size)
+        if not self.needs_input_grad:
+            return None
         dcols = self.weight.matrix.matmul_t(dy_rows)
         self.host_ops.add(ops=dcols.size)  # the scatter-adds of col2im
         return col2im(dcols, self._x.shape, self.kernel, self.stride, self.padding)

@@ -53,6 +53,10 @@ class HostParam:
 class Layer:
     """Base class: no parameters, no host work."""
 
+    # False for a layer fed by the data itself: its input gradient would never be used, and
+    # computing it would cost a backward MVM (see cosim.nn.build.skip_data_input_grad).
+    needs_input_grad = True
+
     def __init__(self) -> None:
         self.host_ops = OpCount()
 

@@ -36,12 +36,14 @@ class DigitalMatrix:
     def __init__(self, w: np.ndarray):
         self.w = np.array(w, dtype=np.float64)
         self.in_features, self.out_features = self.w.shape
-        self.macs = 0.0     # multiply-accumulates done so far (digital work to be priced)
+        # Multiply-accumulates of each product, in call order (digital work to be priced); the
+        # trainer may replace the list by any sink with an `append` method.
+        self.ops: list[float] = []
         self.record = True  # False: products are measurements, not priced work
 
     def _count(self, vectors: int) -> None:
         if self.record:
-            self.macs += vectors * self.in_features * self.out_features
+            self.ops.append(float(vectors * self.in_features * self.out_features))
 
     def matmul(self, x: np.ndarray) -> np.ndarray:
         self._count(x.shape[0])

@@ -17,14 +17,23 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def accuracy_curves(curves, out: Path) -> Path:
+METRIC_LABELS = {"test_accuracy": "test accuracy", "test_psnr_db": "test PSNR (dB)"}
+
+
+def metric_curves(curves, metric: str, baseline: dict, out: Path) -> Path:
+    """The headline test metric against training step, per method (and the input's own score)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for method, group in curves.groupby("method", sort=False):
-        ax.plot(group.step, group.test_accuracy, marker="o", ms=3, label=method)
-    ax.set(xlabel="training step", ylabel="test accuracy", title="Accuracy vs step", ylim=(0, 1))
+        ax.plot(group.step, group[metric], marker="o", ms=3, label=method)
+    if metric in baseline:
+        ax.axhline(baseline[metric], color="grey", ls="--", lw=1, label="input (untrained)")
+    label = METRIC_LABELS.get(metric, metric)
+    ax.set(xlabel="training step", ylabel=label, title=f"{label[0].upper()}{label[1:]} vs step")
+    if metric == "test_accuracy":
+        ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, out / "accuracy.png")
+    return _save(fig, out / "test_metric.png")
 
 
 def energy_by_action(summary: dict, out: Path) -> Path:
@@ -86,7 +95,10 @@ def latency_breakdown(runs, out: Path) -> Path:
 
 
 def all_figures(result, out: Path) -> dict[str, Path]:
-    return {"Accuracy vs step": accuracy_curves(result.curves, out),
+    metric = next(iter(result.summary["methods"].values()))["metric"]["name"]
+    label = METRIC_LABELS.get(metric, metric)
+    return {f"{label[0].upper()}{label[1:]} vs step": metric_curves(result.curves, metric,
+                                                                   result.summary["input_baseline"], out),
             "Energy by action (log scale)": energy_by_action(result.summary, out),
             "Writes per step": writes_per_step(result.ledger, out),
             "Writes per cell": writes_per_cell(result.runs, out),

@@ -5,7 +5,7 @@ import base64
 import html
 from pathlib import Path
 
-from cosim.report.figures import all_figures
+from cosim.report.figures import METRIC_LABELS, all_figures
 
 
 def _fmt(value) -> str:
@@ -17,7 +17,8 @@ def _fmt(value) -> str:
 
 
 def method_table(summary: dict) -> list[list[str]]:
-    rows = [["method", "test accuracy", "energy (J)", "latency / step (s)", "device writes",
+    metric = next(iter(summary["methods"].values()))["metric"]["name"]
+    rows = [["method", METRIC_LABELS.get(metric, metric), "energy (J)", "latency / step (s)", "device writes",
              "fraction updated / step", "max writes / device", "steps to first failure",
              "lifetime vs bp_open_loop"]]
     base = summary["methods"].get("bp_open_loop", {}).get("lifetime", {}).get("steps_to_first_cell_failure")
@@ -82,7 +83,10 @@ def write_report(result, out: Path) -> None:
     s = result.summary
     figures = all_figures(result, out)
     title = f"cosim report: {s['workload']} on {s['hardware']}"
-    intro = f"Seed {s['seed']}, {s['steps']} steps, batch {s['batch_size']}."
+    intro = f"Seed {s['seed']}, {s['steps']} steps, batch {s['batch_size']}, data {s['dataset']}."
+    if s["input_baseline"]:
+        intro += " The untrained input itself scores " + ", ".join(
+            f"{k} {v:.4g}" for k, v in s["input_baseline"].items()) + "."
     md = [f"# {title}", "", intro, ""]
     for heading, note, rows in _sections(s):
         md += [f"## {heading}", "", note, "", _markdown_table(rows), ""]

@@ -1,4 +1,4 @@
-"""The deterministic summary (summary.json) of a run: per method accuracy, energy, latency,
+"""The deterministic summary (summary.json) of a run: per method test metric, energy, latency,
 writes and lifetime, plus GPU estimates. No wall-clock figures here (they go to run_info.json)."""
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def lifetime_figures(run) -> dict:
         steps_to_fail = np.where(rate > 0, run.endurance / np.where(rate > 0, rate, 1.0), np.inf)
     return {"max_writes_per_cell": int(writes.max()), "mean_writes_per_cell": float(writes.mean()),
             "steps_to_first_cell_failure": _finite_or_none(steps_to_fail.min()),
-            "steps_to_1pct_cells_failed": _finite_or_none(np.percentile(steps_to_fail, 1))}
+            "steps_to_1pct_cells_failed": _finite_or_none(
+                np.quantile(steps_to_fail, 0.01, method="inverted_cdf"))}
 
 
 def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
@@ -41,7 +42,8 @@ def method_summary(run) -> dict:
     setup = sum(run.ledger.energy_by_action(training_only=False).values()) - sum(by_action.values())
     latency = (run.end_ps - run.setup_end_ps) * 1e-12
     return {
-        "metric": {"name": "test_accuracy", "value": run.accuracy[-1], "higher_is_better": True},
+        "metric": {"name": run.metric, "value": run.scores[-1][run.metric], "higher_is_better": True},
+        "scores": dict(run.scores[-1]),
         "energy_j": {"total": sum(by_action.values()), "by_action": by_action,
                      "by_boundary": energy_boundaries(by_action), "setup": setup},
         "latency_s": {"total": latency, "per_step": latency / run.steps},
@@ -54,8 +56,10 @@ def method_summary(run) -> dict:
     }
 
 
-def build_summary(workload, hardware, runs: list, gpu: dict) -> dict:
+def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | None = None) -> dict:
     return {
+        "dataset": workload.data.dataset,
+        "input_baseline": baseline or {},
         "schema": SCHEMA,
         "workload": workload.name,
         "hardware": hardware.name,

@@ -1,9 +1,11 @@
 """The training loop as a SimPy process: numerics at each step's simulated time, then every
 operation the step asked of the hardware replayed as priced, timed transactions.
 
-Per step: forward (tile MVMs, host activations), loss, backward (transposed MVMs or host, host
-weight gradients), the rule's write plans through the controllers, host-parameter updates.
-The test set is evaluated every `eval_every` steps as a measurement: it is not priced.
+Per step: forward (tile MVMs, host work), loss, backward (transposed MVMs, host weight
+gradients), the rule's write plans through the controllers, host-parameter updates. Any network
+cosim.nn.build can build trains here; its work is replayed in the order it ran (cosim.sim.tape).
+The test set is evaluated every `eval_every` steps as a measurement: it is not priced and draws
+its read noise from its own generator, so how often one measures never changes the training.
 """
 from __future__ import annotations
 
@@ -15,15 +17,20 @@ import simpy
 
 from cosim.devices.programming import program_verify
 from cosim.hardware.chip import Chip
+from cosim.nn.analog import AnalogMatrix
 from cosim.nn.arch import build_arch
-from cosim.nn.data import BatchStream, Dataset
+from cosim.nn.build import build_network
+from cosim.nn.data import BatchStream
 from cosim.nn.matrix import DigitalMatrix
+from cosim.nn.tasks import Task
 from cosim.rules import RuleContext, make_rule
 from cosim.sim.ledger import Ledger
-from cosim.nn.losses import SoftmaxCrossEntropy
-from cosim.sim.network import build_mlp, initial_weights, make_matrices
+from cosim.sim.tape import Tape
 from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import WorkloadSpec
+
+# Test samples per evaluation forward pass: bounds the memory of im2col on image networks.
+EVAL_BATCH = 64
 
 
 @dataclass
@@ -33,8 +40,9 @@ class MethodRun:
     method: str
     analog: bool
     steps: int
+    metric: str = "test_accuracy"         # headline test metric (see cosim.nn.tasks)
     eval_steps: list[int] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
+    scores: list[dict] = field(default_factory=list)   # test metrics at each evaluation step
     loss: np.ndarray = None
     cells_written: np.ndarray = None       # weight cells that got >= 1 pulse (or digital write), per step
     device_writes: np.ndarray = None       # device write cycles per step
@@ -49,40 +57,55 @@ class MethodRun:
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
     wall_s: float = 0.0
 
+    @property
+    def metric_values(self) -> list[float]:
+        return [score[self.metric] for score in self.scores]
+
 
 def seed_streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators per purpose, so methods share data order and initial weights."""
-    names = ["data", "init", "devices", "rule"]
+    names = ["data", "init", "devices", "rule", "eval"]
     return dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
 
 
 class Trainer:
-    def __init__(self, method: str, workload: WorkloadSpec, hw: HardwareSpec, data: Dataset,
+    def __init__(self, method: str, workload: WorkloadSpec, hw: HardwareSpec, task: Task,
                  progress=None, chunk_steps: int = 1):
-        self.method, self.wl, self.hw, self.data = method, workload, hw, data
+        self.method, self.wl, self.hw, self.task = method, workload, hw, task
         self.rule = make_rule(method, workload.rules)
         self.progress, self.chunk_steps = progress, chunk_steps
         streams = seed_streams(workload.seed)
-        self.rule_rng = streams["rule"]
+        self.rule_rng, self.eval_rng, self.device_rng = streams["rule"], streams["eval"], streams["devices"]
+        self.matrices, self._initial = {}, {}
         arch = build_arch(workload.network.arch, **workload.network.params)
-        weights = initial_weights(arch, streams["init"])
-        self.matrices = make_matrices(weights, self.rule.analog, hw, workload.training.weight_bound,
-                                      streams["devices"])
-        self.net = build_mlp(arch, self.matrices)
-        self.loss = SoftmaxCrossEntropy()
-        self.batches = BatchStream(data.x_train, data.y_train, workload.training.batch_size, streams["data"])
+        self.net = build_network(arch, self._matrix_maker(self.device_rng), streams["init"],
+                                 input_grad=False)
+        self.tape = Tape(self.net.take_host_ops)
+        for matrix in self.matrices.values():
+            matrix.ops = self.tape
+        self.batches = BatchStream(task.x_train, task.y_train, workload.training.batch_size, streams["data"])
         self.env = simpy.Environment()
         self.ledger = Ledger()
         self.chip = Chip(self.env, hw, self.ledger, self.matrices if self.rule.analog else {})
         self.ctx = RuleContext(sigma_write=hw.device.write_noise * workload.training.weight_bound,
                                weight_bits=hw.bus.weight_bits)
         steps = workload.training.steps
-        self.run = MethodRun(method, self.rule.analog, steps, loss=np.zeros(steps),
+        self.run = MethodRun(method, self.rule.analog, steps, metric=task.metric, loss=np.zeros(steps),
                              cells_written=np.zeros(steps), device_writes=np.zeros(steps),
                              pulses=np.zeros(steps), ledger=self.ledger,
                              weights=sum(m.in_features * m.out_features for m in self.matrices.values()),
                              tiles=self.chip.tile_count)
-        self._initial = weights
+
+    def _matrix_maker(self, device_rng: np.random.Generator):
+        """make_matrix for build_network: the same initial weights, digital or on tiles."""
+        bound = self.wl.training.weight_bound
+
+        def make(name: str, w_init: np.ndarray):
+            matrix = (AnalogMatrix(name, w_init, self.hw, bound, device_rng) if self.rule.analog
+                      else DigitalMatrix(w_init))
+            self.matrices[name], self._initial[name] = matrix, w_init
+            return matrix
+        return make
 
     # ----- driving the simulation ----------------------------------------------------------------
     def train(self) -> MethodRun:
@@ -127,35 +150,19 @@ class Trainer:
 
     # ----- one step -------------------------------------------------------------------------------
     def _train_step(self, step: int):
-        x, labels = self.batches.next()
-        tape = []
-        h = x
-        for layer in self.net.layers:
-            h = layer.forward(h, train=True)
-            tape.extend(self._drain(layer, "forward"))
-        self.run.loss[step], grad = self.loss(h, labels)
-        tape.append(("host", "loss", *self.loss.host_ops.take()))
-        for layer in reversed(self.net.layers):
-            grad = layer.backward(grad)
-            tape.extend(self._drain(layer, "backward"))
-        for entry in tape:
+        x, target = self.batches.next()
+        tape = self.tape
+        tape.phase = "forward"
+        output = self.net.forward(x, train=True)
+        tape.flush_host()
+        self.run.loss[step], grad = self.net.loss_and_grad(output, target)
+        tape.flush_host("loss")
+        tape.phase = "backward"
+        self.net.backward(grad)
+        tape.flush_host()
+        for entry in tape.take():
             yield from self._execute(entry)
         yield from self._update(step)
-
-    def _drain(self, layer, phase: str) -> list:
-        """The operations `layer` just asked for, in order: tile MVMs, then host work."""
-        entries = []
-        for param in layer.matrix_params():
-            matrix = param.matrix
-            if isinstance(matrix, DigitalMatrix):
-                entries.append(("host", f"{phase}_matmul", matrix.macs, 0.0))
-                matrix.macs = 0.0
-            else:
-                entries.extend(("mvm", op) for op in matrix.ops)
-                matrix.ops.clear()
-        macs, ops = layer.host_ops.take()
-        entries.append(("host", phase, macs, ops))
-        return entries
 
     def _execute(self, entry):
         if entry[0] == "mvm":
@@ -189,14 +196,22 @@ class Trainer:
 
     # ----- measurement ----------------------------------------------------------------------------
     def _evaluate(self, step: int) -> None:
-        for m in self.matrices.values():
-            m.record = False
-        logits = self.net.forward(self.data.x_test, train=False)
-        for m in self.matrices.values():
-            m.record = True
-        self.net.take_host_ops()   # evaluation's host work is not priced either
+        self._measuring(True)
+        x = self.task.x_test
+        outputs = np.concatenate([self.net.forward(x[i:i + EVAL_BATCH], train=False)
+                                  for i in range(0, len(x), EVAL_BATCH)])
+        self._measuring(False)
         self.run.eval_steps.append(step)
-        self.run.accuracy.append(float((logits.argmax(axis=1) == self.data.y_test).mean()))
+        self.run.scores.append(self.task.scores(outputs))
+
+    def _measuring(self, on: bool) -> None:
+        """Switch every matrix between priced training work and an unpriced measurement with its
+        own read-noise generator; discard the host work the measurement did."""
+        for m in self.matrices.values():
+            m.record = not on
+            if isinstance(m, AnalogMatrix):
+                m.rng = self.eval_rng if on else self.device_rng
+        self.net.take_host_ops()
 
     def _collect_wear(self) -> None:
         if not self.rule.analog:

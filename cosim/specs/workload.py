@@ -29,9 +29,17 @@ class NetworkSpec(FrozenSpec):
 
 
 class DataSpec(FrozenSpec):
-    dataset: Literal["digits"] = Field(description="Bundled data set: scikit-learn's 8x8 digits.")
-    test_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="Stratified held-out share.")
-    split_seed: int = Field(0, ge=0, description="Seed of the fixed train/test split.")
+    dataset: Literal["digits", "denoise", "sr_x2"] = Field(
+        description="digits: scikit-learn's 8x8 digits (classification); denoise: Gaussian-noise "
+                    "removal and sr_x2: bicubic x2 super-resolution on patches of scikit-image's "
+                    "bundled photographs (train and test photographs are disjoint).")
+    test_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="digits: stratified held-out share.")
+    split_seed: int = Field(0, ge=0, description="Seed of the fixed train/test split or patch draw.")
+    patch: PositiveInt = Field(40, le=512, description="Images: side of a clean / high-resolution patch (px).")
+    train_patches: PositiveInt = Field(2048, le=1_000_000, description="Images: training patches drawn.")
+    test_patches: PositiveInt = Field(64, le=100_000, description="Images: test patches drawn.")
+    noise_sigma: float = Field(25.0 / 255.0, gt=0.0, le=1.0,
+                               description="denoise: std of the additive Gaussian noise (images in [0, 1]).")
 
 
 class TrainingSpec(FrozenSpec):
@@ -94,6 +102,42 @@ class WorkloadSpec(FrozenSpec):
         if self.data is None and self.cost_only is None:
             raise ValueError("a workload without `data` (shapes only) needs a `cost_only` section")
         return self
+
+    @model_validator(mode="after")
+    def _network_fits_data(self):
+        from cosim.nn.arch import build_arch
+        if self.data is None:   # shapes only: nothing to fit
+            return self
+        problem = data_mismatch(self.data, build_arch(self.network.arch, **self.network.params))
+        if problem:
+            raise ValueError(f"network does not fit data.dataset {self.data.dataset!r}: {problem}")
+        return self
+
+
+def data_mismatch(data: DataSpec, arch) -> str | None:
+    """Why `arch` cannot train on `data` (shapes, loss), or None when it can."""
+    if data.dataset == "digits":
+        if int(np_prod(arch.input_shape)) != 64 or arch.loss != "cross_entropy" or arch.classes != 10:
+            return (f"digits needs 64 input values, 10 classes and a cross_entropy loss; "
+                    f"{arch.name} has input {arch.input_shape}, {arch.classes} classes, loss {arch.loss}")
+        return None
+    p = data.patch
+    scale = 2 if data.dataset == "sr_x2" else 1
+    if p % scale:
+        return f"patch {p} is not a multiple of the scale {scale}"
+    want_in, want_out = (1, p // scale, p // scale), (1, p, p)
+    if tuple(arch.input_shape) != want_in or tuple(arch.output_shape) != want_out or arch.loss != "mse":
+        return (f"{data.dataset} with patch {p} needs input {want_in}, output {want_out} and an mse "
+                f"loss; {arch.name} has {tuple(arch.input_shape)} -> {tuple(arch.output_shape)}, "
+                f"loss {arch.loss}")
+    return None
+
+
+def np_prod(shape) -> int:
+    out = 1
+    for n in shape:
+        out *= int(n)
+    return out
 
 
 def check_methods(methods) -> tuple[str, ...]:

@@ -1,0 +1,68 @@
+"""What a workload learns and how it is scored: training and test arrays plus the test metrics.
+
+digits: scikit-learn's 8x8 digits, shaped to the network's input (flat for an MLP, (1, 8, 8) for a
+conv net or ViT), scored by accuracy. denoise / sr_x2: patches of scikit-image's photographs
+(cosim.nn.images), scored by PSNR (dB) and SSIM; the report also shows what the untrained input
+scores (the noisy patch, or the bicubic upsampling of the low-resolution patch).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from skimage import transform
+
+from cosim.nn import images
+from cosim.nn.data import load_digits_split
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    metric: str                                       # headline metric's name in the summary
+    baseline: dict = field(default_factory=dict)      # scores of the input itself (images)
+
+    @property
+    def classification(self) -> bool:
+        return self.metric == "test_accuracy"
+
+    def scores(self, outputs: np.ndarray) -> dict[str, float]:
+        """Test metrics of the network's `outputs` for x_test (headline metric first)."""
+        if self.classification:
+            return {"test_accuracy": float((outputs.argmax(axis=1) == self.y_test).mean())}
+        return image_scores(self.y_test, outputs)
+
+
+def image_scores(reference: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
+    return {"test_psnr_db": images.psnr(reference, estimate), "test_ssim": images.ssim(reference, estimate)}
+
+
+def load_task(data, input_shape: tuple[int, ...]) -> Task:
+    """The data of a workload's `data` section (cosim.specs.workload.DataSpec)."""
+    if data.dataset == "digits":
+        d = load_digits_split(data.test_fraction, data.split_seed)
+        shape = (-1, *input_shape)
+        return Task("digits", d.x_train.reshape(shape), d.y_train, d.x_test.reshape(shape), d.y_test,
+                    "test_accuracy")
+    rng = np.random.default_rng(data.split_seed)
+    if data.dataset == "denoise":
+        pairs = [images.denoising_pairs(split, count, rng, patch=data.patch, sigma=data.noise_sigma)
+                 for split, count in (("train", data.train_patches), ("test", data.test_patches))]
+        reference_input = pairs[1][0]
+    else:
+        pairs = [images.super_resolution_pairs(split, count, rng, patch=data.patch, scale=2)
+                 for split, count in (("train", data.train_patches), ("test", data.test_patches))]
+        reference_input = bicubic_upsample(pairs[1][0], 2)
+    (x_tr, y_tr), (x_te, y_te) = pairs
+    return Task(data.dataset, x_tr, y_tr, x_te, y_te, "test_psnr_db",
+                baseline=image_scores(y_te, reference_input))
+
+
+def bicubic_upsample(low: np.ndarray, scale: int) -> np.ndarray:
+    """(N, 1, h, w) -> (N, 1, h*scale, w*scale) by bicubic interpolation: the classic SR baseline."""
+    high = transform.rescale(low[:, 0], scale, order=3, channel_axis=0, anti_aliasing=False)
+    return np.clip(high, 0.0, 1.0)[:, None]
