@@ -32,6 +32,14 @@ DIGIT_NETS = {
 }
 
 
+def small_cost_raw() -> dict:
+    """The shipped CIFAR ResNet-18 cost workload shrunk to a ResNet-8 at batch 8 (fast)."""
+    raw = read_yaml(COST_CIFAR)
+    raw["network"]["params"].update({"depth": 8, "base_width": 8})
+    raw["training"]["batch_size"] = 8
+    return raw
+
+
 def digits_workload(arch: str, params: dict, method: str, batch: int = 5) -> WorkloadSpec:
     raw = copy.deepcopy(read_yaml(WL_FILE))
     raw["network"] = {"arch": arch, "params": params}
@@ -137,8 +145,14 @@ def test_sample_tiles_write_the_expected_eapu_fraction():
     assert sample.latency_s > 0
 
 
+def test_resnet18_cifar_weights_on_tiles():
+    shapes = step_shapes(build_arch("resnet", depth=18, dataset="cifar"), 2, hardware(), 0.5, 1e-5)
+    # CIFAR ResNet-18 (11,173,962 parameters): conv weights + the 512 x 10 classifier, no BN or bias
+    assert shapes.weights == 11_159_232 + 5_120
+
+
 def test_estimate_of_a_shapes_only_workload_is_consistent():
-    wl = WorkloadSpec.model_validate(read_yaml(COST_CIFAR))
+    wl = WorkloadSpec.model_validate(small_cost_raw())
     hw = hardware()
     model = CostModel(wl, hw)
     shapes = step_shapes(model.arch, 2, hw, 0.5, mean_pair_conductance(hw, 0.25))
@@ -146,8 +160,7 @@ def test_estimate_of_a_shapes_only_workload_is_consistent():
                 for m in shapes.matrices.values())
     ideal, bp, eapu = (model.estimate(m) for m in ("ideal", "bp_open_loop", "eapu"))
     assert bp.tiles == eapu.tiles == tiles and ideal.tiles == 0
-    # CIFAR ResNet-18 (11,173,962 parameters): conv weights + the 512 x 10 classifier, no BN or bias
-    assert bp.weights == 11_159_232 + 5_120
+    assert bp.weights == shapes.weights
     assert bp.writes["cells_written"] == bp.weights  # Gaussian updates are never exactly zero
     assert 0 < eapu.writes["cells_written"] < 0.2 * bp.writes["cells_written"]
     for est in (bp, eapu):
@@ -161,7 +174,7 @@ def test_estimate_of_a_shapes_only_workload_is_consistent():
 
 
 def test_estimates_do_not_depend_on_the_order_of_methods():
-    wl = WorkloadSpec.model_validate(read_yaml(COST_CIFAR))
+    wl = WorkloadSpec.model_validate(small_cost_raw())
     a = CostModel(wl, hardware()).estimate("eapu")
     model = CostModel(wl, hardware())
     model.estimate("bp_open_loop")
@@ -171,7 +184,7 @@ def test_estimates_do_not_depend_on_the_order_of_methods():
 
 def test_cost_command_json_and_files(tmp_path, capsys):
     out = tmp_path / "cost"
-    assert main(["cost", str(COST_CIFAR), "--methods", "bp_open_loop,eapu", "--json", "--out", str(out)]) == 0
+    assert main(["cost", _write(tmp_path, small_cost_raw()), "--methods", "bp_open_loop,eapu", "--json", "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert set(summary["methods"]) == {"bp_open_loop", "eapu"}
     assert summary == json.loads((out / "cost.json").read_text())
@@ -180,8 +193,8 @@ def test_cost_command_json_and_files(tmp_path, capsys):
     assert "| eapu |" in (out / "cost.md").read_text()
 
 
-def test_run_cost_only_is_the_cost_command(capsys):
-    assert main(["run", str(COST_CIFAR), "--cost-only", "--methods", "eapu", "--quiet"]) == 0
+def test_run_cost_only_is_the_cost_command(tmp_path, capsys):
+    assert main(["run", _write(tmp_path, small_cost_raw()), "--cost-only", "--methods", "eapu", "--quiet"]) == 0
     assert "eapu" in capsys.readouterr().out
 
 

@@ -31,8 +31,10 @@ from cosim.specs.workload import KNOWN_METHODS, WorkloadSpec
 
 
 # Weight cells sampled per (rule, tile shape): 8 full 128x128 tiles, so a 5 % write fraction is
-# estimated to about ±1 % (relative).
+# estimated to about ±1 % (relative); small edge tiles get at most MAX_SAMPLES samples, since
+# each sample costs a SimPy run whatever its size.
 SAMPLE_CELLS = 2 ** 17
+MAX_SAMPLES = 8
 
 
 @dataclass
@@ -173,7 +175,7 @@ class CostModel:
         if key not in self._samples:
             # Seeded by (workload seed, rule, shape): a sample does not depend on what ran before.
             rng = np.random.default_rng([self.wl.seed, KNOWN_METHODS.index(method), *shape])
-            repeats = -(-SAMPLE_CELLS // (shape[0] * shape[1]))
+            repeats = min(MAX_SAMPLES, -(-SAMPLE_CELLS // (shape[0] * shape[1])))
             self._samples[key] = mean_programming([sample_tile_programming(method, self.wl, self.hw, shape, rng)
                                                    for _ in range(repeats)])
         return self._samples[key]
