@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import ROOT, WL_FILE, hardware
+from tests.conftest import ROOT, WL_FILE, hardware
 from cosim.cli import main
 from cosim.nn.arch import build_arch
 from cosim.nn.tasks import load_task

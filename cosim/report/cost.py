@@ -1,8 +1,8 @@
 """The cost-only summary (cost.json) and its tables (terminal, Markdown)."""
 from __future__ import annotations
 
-from cosim.report.render import _fmt, _markdown_table
-from cosim.report.summary import energy_boundaries
+from cosim.report.render import _fmt, _markdown_table, _ratio
+from cosim.report.summary import energy_boundaries, gpu_over_chip
 
 SCHEMA = "cosim.cost/1"
 
@@ -26,8 +26,7 @@ def method_cost(estimate) -> dict:
 
 def chip_vs_gpu(methods: dict, gpu: dict) -> dict:
     """GPU board energy per training step / chip energy per step, per method and boundary."""
-    return {name: {g: {b: (est["energy_j_per_step"] / e if e else None)
-                       for b, e in m["train_step"]["energy_j"]["by_boundary"].items()}
+    return {name: {g: gpu_over_chip(est["energy_j_per_step"], m["train_step"]["energy_j"]["by_boundary"])
                    for g, est in gpu.items()}
             for name, m in methods.items() if m["tiles"]}
 
@@ -71,10 +70,6 @@ def gpu_ratio_table(summary: dict) -> list[list[str]]:
         for boundary in ("chip", "chip_bus", "chip_bus_host"):
             rows.append([name, boundary] + [_ratio(per_gpu[g][boundary]) for g in summary["gpu"]])
     return rows
-
-
-def _ratio(value) -> str:
-    return "—" if value is None else f"{value:.3g}×"
 
 
 def gpu_step_table(summary: dict) -> list[list[str]]:

@@ -37,6 +37,27 @@ def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
     return {"chip": chip, "chip_bus": chip + bus, "chip_bus_host": chip + bus + host}
 
 
+def gpu_over_chip(gpu_j: float, chip_j: dict[str, float]) -> dict[str, float | None]:
+    """GPU board energy ÷ chip energy inside each boundary (None where the chip spent nothing)."""
+    return {boundary: (gpu_j / energy if energy else None) for boundary, energy in chip_j.items()}
+
+
+def chip_vs_gpu(methods: dict, gpu: dict, steps: int) -> dict:
+    """Per analog method and GPU: ratios per training step, and per run, where the chip also
+    pays the one-time programming of the initial weights (a GPU only loads them)."""
+    out = {}
+    for name, m in methods.items():
+        if not m["tiles"]:
+            continue
+        energy = m["energy_j"]
+        per_step = {b: e / steps for b, e in energy["by_boundary"].items()}
+        per_run = {b: e + energy["setup"] for b, e in energy["by_boundary"].items()}
+        out[name] = {g: {"per_step": gpu_over_chip(est["energy_j_per_step"], per_step),
+                         "per_run": gpu_over_chip(est["energy_j_run"], per_run)}
+                     for g, est in gpu.items()}
+    return out
+
+
 def method_summary(run) -> dict:
     by_action = run.ledger.energy_by_action(training_only=True)
     setup = sum(run.ledger.energy_by_action(training_only=False).values()) - sum(by_action.values())
@@ -57,6 +78,7 @@ def method_summary(run) -> dict:
 
 
 def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | None = None) -> dict:
+    methods = {run.method: method_summary(run) for run in runs}
     return {
         "dataset": workload.data.dataset,
         "input_baseline": baseline or {},
@@ -66,6 +88,7 @@ def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | No
         "seed": workload.seed,
         "steps": workload.training.steps,
         "batch_size": workload.training.batch_size,
-        "methods": {run.method: method_summary(run) for run in runs},
+        "methods": methods,
         "gpu": gpu,
+        "chip_vs_gpu": chip_vs_gpu(methods, gpu, workload.training.steps),
     }
