@@ -58,10 +58,10 @@ def real_step_entries(wl: WorkloadSpec, hw) -> list:
             matrix.devices.set_exact(trainer._initial[name] / matrix.weight_bound)
     entries = []
 
-    def record(entry):
-        entries.append(entry)
+    def record(step_entries):
+        entries.extend(step_entries)
         yield from ()
-    trainer._execute = record
+    trainer.chip.replay = record
     trainer._update = lambda step: iter(())
     for _ in trainer._train_step(0):
         pass

@@ -48,6 +48,21 @@ class Chip:
         yield self.env.all_of(runs)
         yield from self.bus.transfer(f"{op.direction}_out", op.vectors * op.out_features * bits)
 
+    def replay(self, entries):
+        """SimPy process: recorded work in order, ("mvm", MvmOp) or ("host", op, macs, ops)."""
+        for entry in entries:
+            if entry[0] == "mvm":
+                yield from self.mvm(entry[1])
+            else:
+                yield from self.host_work(entry[1], entry[2], entry[3])
+
+    @staticmethod
+    def controller_for(method: str, plan_mode: str) -> str:
+        """The controller that executes a write plan of `mode` made by update rule `method`."""
+        if plan_mode == "verify":
+            return "verify"
+        return "eapu" if method == "eapu" else "open_loop"
+
     def host_work(self, op: str, macs: float, ops: float, draws: float = 0.0):
         """SimPy process: digital work on the host."""
         if macs or ops or draws:

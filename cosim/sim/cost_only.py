@@ -84,13 +84,6 @@ def mean_pair_conductance(hw: HardwareSpec, mean_weight_fraction: float) -> floa
     return 2.0 * hw.device.g_min + mean_weight_fraction * hw.device.g_range
 
 
-def controller_for(method: str, plan_mode: str) -> str:
-    """The Chip controller that executes a plan of `method` (as in the training driver)."""
-    if plan_mode == "verify":
-        return "verify"
-    return "eapu" if method == "eapu" else "open_loop"
-
-
 def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, shape: tuple[int, int],
                             rng: np.random.Generator) -> TileProgramming:
     """Program one update into a real sample tile of `shape` and read what it cost."""
@@ -103,7 +96,7 @@ def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, sha
     env, ledger = simpy.Environment(), Ledger()
     ledger.step = 0
     chip = Chip(env, hw, ledger, {"sample": matrix})
-    controller = controller_for(method, plan.mode)
+    controller = Chip.controller_for(method, plan.mode)
     process = env.process(chip.program("sample", plan, controller))
     env.run()
     outcome = process.value
@@ -146,12 +139,6 @@ class _Replay:
         self.env.run()
         return self.env.now * 1e-12
 
-    def execute(self, entries: list):
-        for entry in entries:
-            if entry[0] == "mvm":
-                yield from self.chip.mvm(entry[1])
-            else:
-                yield from self.chip.host_work(*entry[1:])
 
 
 class CostModel:
@@ -190,14 +177,14 @@ class CostModel:
         latency = train.run(self._train_step(train, shapes, method, rule, writes))
         infer_shapes = self._shapes(1, digital=not rule.analog)
         inference = _Replay(self.hw, matrices)
-        infer_latency = inference.run(inference.execute(infer_shapes.forward))
+        infer_latency = inference.run(inference.chip.replay(infer_shapes.forward))
         writes["fraction_updated"] = writes["cells_written"] / shapes.weights
         return CostEstimate(method, rule.analog, train.chip.tile_count, shapes.weights, train.ledger,
                             latency, inference.ledger, infer_latency, writes,
                             time.perf_counter() - started)
 
     def _train_step(self, replay: _Replay, shapes: StepShapes, method: str, rule, writes: dict):
-        yield from replay.execute(shapes.forward + [shapes.loss] + shapes.backward)
+        yield from replay.chip.replay(shapes.forward + [shapes.loss] + shapes.backward)
         draws = method == "eapu"
         for name, matrix in shapes.matrices.items():
             yield from replay.chip.host_work("update_rule", 0.0, matrix.weights, matrix.weights if draws else 0.0)

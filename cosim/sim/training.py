@@ -160,15 +160,8 @@ class Trainer:
         tape.phase = "backward"
         self.net.backward(grad)
         tape.flush_host()
-        for entry in tape.take():
-            yield from self._execute(entry)
+        yield from self.chip.replay(tape.take())
         yield from self._update(step)
-
-    def _execute(self, entry):
-        if entry[0] == "mvm":
-            yield from self.chip.mvm(entry[1])
-        else:
-            yield from self.chip.host_work(entry[1], entry[2], entry[3])
 
     def _update(self, step: int):
         lr = self.wl.training.learning_rate
@@ -179,8 +172,7 @@ class Trainer:
                 param.matrix.apply_update(_dense(plan, param.grad.shape))
                 self.run.cells_written[step] += plan.cells.size
                 continue
-            controller = "verify" if plan.mode == "verify" else ("eapu" if self.method == "eapu" else "open_loop")
-            outcome = yield from self.chip.program(param.name, plan, controller)
+            outcome = yield from self.chip.program(param.name, plan, Chip.controller_for(self.method, plan.mode))
             self._count_writes(step, outcome, param.matrix)
         host = self.net.host_params()
         for p in host:
