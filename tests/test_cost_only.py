@@ -191,6 +191,8 @@ def test_cost_command_json_and_files(tmp_path, capsys):
     ratios = summary["chip_vs_gpu"]["eapu"]["h200"]
     assert ratios["chip"] > ratios["chip_bus"] > ratios["chip_bus_host"] > 0
     assert "| eapu |" in (out / "cost.md").read_text()
+    wear = {m: summary["methods"][m]["wear"]["steps_to_median_endurance"] for m in ("bp_open_loop", "eapu")}
+    assert wear["eapu"] > 5 * wear["bp_open_loop"] > 0     # EaPU writes ~5 % of the weights per step
 
 
 def test_run_cost_only_is_the_cost_command(tmp_path, capsys):

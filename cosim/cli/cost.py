@@ -26,6 +26,20 @@ def add_cost_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print cost.json to stdout instead of the table")
     parser.add_argument("--out", help="also write cost.json, cost_info.json and cost.md to this folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--update-scale", type=float,
+                        help="override cost_only.update_scale (mean |ΔW| / weight_bound), e.g. for a "
+                             "sensitivity check")
+
+
+def with_update_scale(workload, value: float):
+    """The workload with cost_only.update_scale replaced (validated; a bad value exits 2)."""
+    from cosim.specs.base import validate_mapping
+    from cosim.specs.workload import WorkloadSpec
+
+    raw = workload.model_dump()
+    raw["cost_only"]["update_scale"] = value
+    raw["cost_only"]["update_scale_source"] = "set on the command line (--update-scale)"
+    return validate_mapping(WorkloadSpec, raw, "--update-scale")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -37,6 +51,8 @@ def run_command(args: argparse.Namespace) -> int:
     if workload.cost_only is None:
         raise UsageError(f"{args.workload}: cost_only: missing; the cost-only mode needs its update "
                          "statistics (update_scale and its source)")
+    if getattr(args, "update_scale", None) is not None:
+        workload = with_update_scale(workload, args.update_scale)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     try:
         result = cost(workload, hardware, methods=methods, progress=not (args.quiet or args.json))

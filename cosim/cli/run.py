@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no training: the cost-only estimate of `cosim cost` (uses --hardware, "
                              "--methods, --out, --quiet; add --json for JSON)")
     parser.add_argument("--json", action="store_true", help="with --cost-only: print cost.json")
+    parser.add_argument("--update-scale", type=float, help="with --cost-only: override cost_only.update_scale")
 
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError

@@ -13,12 +13,21 @@ def _energy(ledger) -> dict:
             "by_boundary": energy_boundaries(by_action)}
 
 
-def method_cost(estimate) -> dict:
+def wear_figures(estimate, endurance_median: float) -> dict:
+    """Device write cycles per weight per step and the steps until a device written at that
+    mean rate reaches the median endurance (a mean-rate figure, not the first failure)."""
+    rate = estimate.writes["device_writes"] / estimate.weights if estimate.analog else 0.0
+    return {"device_writes_per_weight_per_step": rate,
+            "steps_to_median_endurance": (endurance_median / rate) if rate else None}
+
+
+def method_cost(estimate, endurance_median: float) -> dict:
     return {
         "tiles": estimate.tiles,
         "weights": estimate.weights,
         "train_step": {"energy_j": _energy(estimate.train_ledger), "latency_s": estimate.train_latency_s,
                        "writes": dict(estimate.writes)},
+        "wear": wear_figures(estimate, endurance_median),
         "inference": {"energy_j": _energy(estimate.inference_ledger),
                       "latency_s": estimate.inference_latency_s, "batch_size": 1},
     }
@@ -33,7 +42,7 @@ def chip_vs_gpu(methods: dict, gpu: dict) -> dict:
 
 def build_cost_summary(workload, hardware, arch_name: str, estimates: list, gpu: dict,
                        expected_eapu_fraction: float) -> dict:
-    methods = {e.method: method_cost(e) for e in estimates}
+    methods = {e.method: method_cost(e, hardware.device.endurance_median) for e in estimates}
     return {
         "schema": SCHEMA,
         "workload": workload.name,
@@ -52,16 +61,21 @@ def build_cost_summary(workload, hardware, arch_name: str, estimates: list, gpu:
 def cost_table(summary: dict, wall_s: dict | None = None) -> list[list[str]]:
     rows = [["method", "tiles", "train J/step", "chip J", "chip+bus J", "chip+bus+host J",
              "train s/step", "cells written/step", "fraction written", "pulses/step",
-             "inference J", "inference s"] + (["wall s"] if wall_s else [])]
+             "steps to median endurance", "inference J", "inference s"] + (["wall s"] if wall_s else [])]
     for name, m in summary["methods"].items():
         t, i = m["train_step"], m["inference"]
         b = t["energy_j"]["by_boundary"]
         rows.append([name, str(m["tiles"]), _fmt(t["energy_j"]["total"]), _fmt(b["chip"]),
                      _fmt(b["chip_bus"]), _fmt(b["chip_bus_host"]), _fmt(t["latency_s"]),
                      _fmt(t["writes"]["cells_written"]), _fmt(t["writes"]["fraction_updated"]),
-                     _fmt(t["writes"]["pulses"]), _fmt(i["energy_j"]["total"]), _fmt(i["latency_s"])]
+                     _fmt(t["writes"]["pulses"]), _fmt_steps(m["wear"]["steps_to_median_endurance"]),
+                     _fmt(i["energy_j"]["total"]), _fmt(i["latency_s"])]
                     + ([f"{wall_s[name]:.2f}"] if wall_s else []))
     return rows
+
+
+def _fmt_steps(value) -> str:
+    return "—" if value is None else f"{value:.3g}"
 
 
 def gpu_ratio_table(summary: dict) -> list[list[str]]:

@@ -203,6 +203,31 @@ class CostModel:
                                              [(s.latency_s, s.actions) for s in samples])
 
 
+class _RecordingRule:
+    """Wraps an update rule and accumulates |ΔW| of every plan it is asked for."""
+
+    def __init__(self, rule):
+        self.rule, self.name, self.analog = rule, rule.name, rule.analog
+        self.abs_sum, self.count = 0.0, 0
+
+    def plan(self, delta_w, ctx, rng):
+        self.abs_sum += float(np.abs(delta_w).sum())
+        self.count += delta_w.size
+        return self.rule.plan(delta_w, ctx, rng)
+
+
+def measure_update_scale(wl: WorkloadSpec, hw: HardwareSpec) -> float:
+    """Mean |lr·∂L/∂W| / weight_bound over a real ideal-rule training run of `wl` (which needs
+    data): the measured source of a cost-only workload's update_scale."""
+    from cosim.sim.training import Trainer
+    from cosim.nn.tasks import load_task
+
+    trainer = Trainer("ideal", wl, hw, load_task(wl.data, build_arch(wl.network.arch, **wl.network.params).input_shape))
+    trainer.rule = recorder = _RecordingRule(trainer.rule)
+    trainer.train()
+    return recorder.abs_sum / recorder.count / wl.training.weight_bound
+
+
 def estimate_costs(wl: WorkloadSpec, hw: HardwareSpec, methods=None, progress=None) -> list[CostEstimate]:
     """Cost-only estimates for each of `methods` (default: the workload's)."""
     model = CostModel(wl, hw)
