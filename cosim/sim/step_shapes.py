@@ -168,7 +168,9 @@ class _Walker:
             return (*self._attention(node), False)
         raise ValueError(f"cost-only mode has no shape rule for op {op!r}")
 
-    def _linear(self, name, rows, n_in, n_out, bias, nonneg, input_grad):
+    def _linear(self, name, rows, n_in, n_out, bias, nonneg, input_grad, col2im=False):
+        """A weight matrix over `rows` input vectors: forward MVM, host weight gradient and bias,
+        and the transposed MVM when the input gradient is needed (plus col2im's scatter-adds)."""
         m = self._matrix(name, n_in, n_out)
         fwd = [self._product(m, "forward", rows, 1 if nonneg else 2)]
         bwd = [self._host("backward", macs=rows * n_in * n_out)]
@@ -178,6 +180,8 @@ class _Walker:
             self.out.host_params += n_out
         if input_grad:
             bwd.append(self._product(m, "backward", rows, 2))
+            if col2im:
+                bwd.append(self._host("backward", ops=rows * n_in))
         return fwd, bwd
 
     def _conv(self, node: Node, nonneg: bool, input_grad: bool):
@@ -188,17 +192,8 @@ class _Walker:
         else:
             kernel, c_in, c_out = node.attr("kernel"), node.attr("c_in"), node.attr("c_out")
             bias, positions, name = node.attr("bias", True), _numel(node.out_shape[1:]), self._name("conv")
-        rows, fan_in = self.batch * positions, kernel * kernel * c_in
-        m = self._matrix(name, fan_in, c_out)
-        fwd = [self._product(m, "forward", rows, 1 if nonneg else 2)]
-        bwd = [self._host("backward", macs=rows * fan_in * c_out)]
-        if bias:
-            fwd.append(self._host("forward", ops=rows * c_out))
-            bwd.append(self._host("backward", ops=rows * c_out))
-            self.out.host_params += c_out
-        if input_grad:
-            bwd += [self._product(m, "backward", rows, 2), self._host("backward", ops=rows * fan_in)]
-        return fwd, bwd
+        return self._linear(name, self.batch * positions, kernel * kernel * c_in, c_out, bias, nonneg,
+                            input_grad, col2im=True)
 
     def _attention(self, node: Node):
         """qkv and output projections on tiles; QKᵀ, softmax and AV on the host."""
