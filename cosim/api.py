@@ -111,7 +111,7 @@ def cost(workload, hardware=DEFAULT_HARDWARE, methods=None, progress: bool = Fal
     """Cost-only estimate of one training step and one inference per method, from layer shapes
     and update statistics (the workload's `cost_only` section); see cosim.sim.cost_only."""
     from cosim.report.cost import build_cost_summary
-    from cosim.sim.cost_only import CostModel, expected_eapu_fraction, update_sigma
+    from cosim.sim.cost_only import CostModel
 
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
@@ -123,10 +123,8 @@ def cost(workload, hardware=DEFAULT_HARDWARE, methods=None, progress: bool = Fal
             estimates.append(model.estimate(method))
             if tick:
                 tick()
-    bound = wl.training.weight_bound
-    fraction = expected_eapu_fraction(update_sigma(wl.cost_only.update_scale, bound),
-                                      wl.rules.eapu.k * hw.device.write_noise * bound)
-    summary = build_cost_summary(wl, hw, model.arch.name, estimates, gpu_estimates(wl), fraction)
+    summary = build_cost_summary(wl, hw, model.arch.name, estimates, gpu_estimates(wl),
+                                 model.expected_eapu_fraction())
     return CostResult(summary, {e.method: e.wall_s for e in estimates}, estimates)
 
 

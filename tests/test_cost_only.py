@@ -243,3 +243,14 @@ def test_full_size_estimates_take_under_10_s_per_method(name):
     model = CostModel(wl, hardware())
     for method in wl.methods:
         assert model.estimate(method).wall_s < 10.0
+
+
+def test_stateful_rules_are_refused_and_manhattan_is_priced(tmp_path, capsys):
+    path = _write(tmp_path, small_cost_raw())
+    assert main(["cost", path, "--methods", "mixed_precision", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--methods" in err and "mixed_precision" in err and "Traceback" not in err
+    assert main(["cost", path, "--methods", "manhattan,eapu_adaptive", "--json"]) == 0
+    methods = json.loads(capsys.readouterr().out)["methods"]
+    assert methods["manhattan"]["train_step"]["writes"]["fraction_updated"] == 1.0
+    assert 0 < methods["eapu_adaptive"]["train_step"]["writes"]["fraction_updated"] < 0.2

@@ -56,8 +56,8 @@ def run_command(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     try:
         result = cost(workload, hardware, methods=methods, progress=not (args.quiet or args.json))
-    except ValueError as exc:  # a bad override, e.g. an unknown method name
-        raise UsageError(f"--methods: {exc}") from None
+    except ValueError as exc:  # an unknown or unsupported method name
+        raise UsageError(f"{'--methods' if methods else f'{args.workload}: methods'}: {exc}") from None
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -24,9 +24,15 @@ class Chip:
                              for r in range(m.tile_grid[0]) for c in range(m.tile_grid[1])]
                       for name, m in matrices.items()}
         self.matrices = matrices
+        for matrix in matrices.values():   # devices drift on the simulated clock, in seconds
+            matrix.clock = self.clock_s
         self.controllers = {"open_loop": OpenLoopController(env, self.costs),
                             "eapu": EaPUController(env, self.costs),
                             "verify": WriteVerifyController(env, self.costs)}
+
+    def clock_s(self) -> float:
+        """Simulated time in seconds."""
+        return self.env.now * 1e-12
 
     @property
     def tile_count(self) -> int:
@@ -55,13 +61,6 @@ class Chip:
                 yield from self.mvm(entry[1])
             else:
                 yield from self.host_work(entry[1], entry[2], entry[3])
-
-    @staticmethod
-    def controller_for(method: str, plan_mode: str) -> str:
-        """The controller that executes a write plan of `mode` made by update rule `method`."""
-        if plan_mode == "verify":
-            return "verify"
-        return "eapu" if method == "eapu" else "open_loop"
 
     def host_work(self, op: str, macs: float, ops: float, draws: float = 0.0):
         """SimPy process: digital work on the host."""

@@ -41,7 +41,7 @@ class OpenLoopController:
         if outcome.devices.size == 0:
             return outcome
         tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
+        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
         row_time = row_pulse_time(self.costs, rows, outcome.pulses, outcome.potentiating)
         pulses, energy = pulse_actions(self.costs, matrix, outcome.devices, outcome.pulses, rows)
         latency = per_tile_sum(row_time, rows)

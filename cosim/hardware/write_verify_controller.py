@@ -35,7 +35,7 @@ class WriteVerifyController:
         if outcome.devices.size == 0:
             return
         tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
+        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
         row_time = np.zeros(rows.n_rows)
         row_reads = np.zeros(rows.n_rows)
         for reads, pulses, up in zip(outcome.reads, outcome.pulses, outcome.potentiating):

@@ -55,10 +55,15 @@ class AnalogMatrix:
         self.name, self.hw, self.weight_bound, self.rng = name, hardware, weight_bound, rng
         self.in_features, self.out_features = w_init.shape
         self.devices = DeviceArray(hardware.device, w_init.shape, rng)
+        # A binary-sliced device spends cells_per_weight physical columns on each weight column.
+        self.cells_per_weight = hardware.device.cells_per_weight
+        self.tile_weight_cols = max(hardware.tile.cols // self.cells_per_weight, 1)
+        self.remapped_cols = self.devices.remap_stuck_columns(hardware.tile.spare_cols, self.tile_weight_cols)
         self.row_blocks = _blocks(self.in_features, hardware.tile.rows)
-        self.col_blocks = _blocks(self.out_features, hardware.tile.cols)
+        self.col_blocks = _blocks(self.out_features, self.tile_weight_cols)
         self.ops: list[MvmOp] = []
         self.record = True
+        self.clock = lambda: 0.0   # simulated time in seconds; the chip wires in its clock
 
     @property
     def tile_grid(self) -> tuple[int, int]:
@@ -79,6 +84,7 @@ class AnalogMatrix:
     # ----- numerics ---------------------------------------------------------------------------
     def _mvm(self, x: np.ndarray, transpose: bool) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
+        self.devices.advance_to(self.clock())
         w = self.devices.weight_fraction()
         g = self.devices.x + self.devices.g_min_x        # conductance / (g_max - g_min)
         if transpose:
@@ -140,6 +146,14 @@ class AnalogMatrix:
     def _op(self, vectors, phases, levels, transpose, in_blocks, out_blocks, load) -> MvmOp:
         rows = np.array([b.stop - b.start for b in in_blocks])
         cols = np.array([b.stop - b.start for b in out_blocks])
+        # Physical lines: a sliced weight column is cells_per_weight columns (forward outputs) or
+        # its cells share a row (backward inputs); their conductance load is approximated as
+        # cells_per_weight cells at the device's aggregate conductance.
+        if transpose:
+            rows = rows * self.cells_per_weight
+        else:
+            cols = cols * self.cells_per_weight
+        load = load * self.cells_per_weight
         in_f, out_f = (self.out_features, self.in_features) if transpose else (self.in_features, self.out_features)
         return MvmOp(self.name, "backward" if transpose else "forward", vectors, phases, levels[2],
                      rows, cols, load, in_f, out_f)

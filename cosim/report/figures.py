@@ -76,6 +76,42 @@ def writes_per_cell(runs, out: Path) -> Path:
     return _save(fig, out / "writes_per_cell.png")
 
 
+def tile_wear_heatmap(summary: dict, out: Path) -> Path:
+    """Mean training writes per device of every tile (columns) for every analog method (rows)."""
+    methods = [m for m, v in summary["methods"].items() if v.get("programming", {}).get("tiles")]
+    tiles = sorted({t["tile"] for m in methods for t in summary["methods"][m]["programming"]["tiles"]})
+    grid = np.full((max(len(methods), 1), max(len(tiles), 1)), np.nan)
+    for i, m in enumerate(methods):
+        for t in summary["methods"][m]["programming"]["tiles"]:
+            grid[i, tiles.index(t["tile"])] = t["mean_writes"]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(tiles), 1.0 + 0.45 * len(methods)))
+    image = ax.imshow(np.log10(1.0 + grid), aspect="auto", cmap="magma")
+    ax.set_xticks(range(len(tiles)), tiles, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(methods)), methods, fontsize=8)
+    for (i, j), v in np.ndenumerate(grid):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=6, color="tab:cyan")
+    fig.colorbar(image, ax=ax, label="log10(1 + mean writes / device)")
+    ax.set_title("Per-tile wear")
+    return _save(fig, out / "tile_wear.png")
+
+
+def verify_iterations(summary: dict, out: Path) -> Path | None:
+    """Distribution of write-verify iterations per device (methods that verify)."""
+    hists = {m: v["programming"]["write_verify"]["iterations_per_device"]["histogram"]
+             for m, v in summary["methods"].items() if v.get("programming", {}).get("write_verify")}
+    if not hists:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for m, h in hists.items():
+        ax.step([int(k) for k in h], list(h.values()), where="mid", label=m)
+    ax.set(xlabel="verify iterations per programmed device", ylabel="devices", yscale="log",
+           title="Write-verify iterations")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, out / "verify_iterations.png")
+
+
 def latency_breakdown(runs, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     methods = [r.method for r in runs]
@@ -97,9 +133,12 @@ def latency_breakdown(runs, out: Path) -> Path:
 def all_figures(result, out: Path) -> dict[str, Path]:
     metric = next(iter(result.summary["methods"].values()))["metric"]["name"]
     label = METRIC_LABELS.get(metric, metric)
-    return {f"{label[0].upper()}{label[1:]} vs step": metric_curves(result.curves, metric,
-                                                                   result.summary["input_baseline"], out),
+    figures = {f"{label[0].upper()}{label[1:]} vs step": metric_curves(result.curves, metric,
+                                                                      result.summary["input_baseline"], out),
             "Energy by action (log scale)": energy_by_action(result.summary, out),
             "Writes per step": writes_per_step(result.ledger, out),
             "Writes per cell": writes_per_cell(result.runs, out),
-            "Latency breakdown": latency_breakdown(result.runs, out)}
+            "Latency breakdown": latency_breakdown(result.runs, out),
+            "Per-tile wear (mean writes per device)": tile_wear_heatmap(result.summary, out),
+            "Write-verify iterations": verify_iterations(result.summary, out)}
+    return {name: path for name, path in figures.items() if path is not None}

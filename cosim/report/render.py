@@ -16,20 +16,77 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.3g}×"
+
+
 def method_table(summary: dict) -> list[list[str]]:
     metric = next(iter(summary["methods"].values()))["metric"]["name"]
     rows = [["method", METRIC_LABELS.get(metric, metric), "energy (J)", "latency / step (s)", "device writes",
              "fraction updated / step", "max writes / device", "steps to first failure",
              "lifetime vs bp_open_loop"]]
-    base = summary["methods"].get("bp_open_loop", {}).get("lifetime", {}).get("steps_to_first_cell_failure")
     for name, m in summary["methods"].items():
-        first = m["lifetime"]["steps_to_first_cell_failure"]
-        ratio = (first / base) if (first and base) else None
+        life = m["lifetime"]
         rows.append([name, _fmt(m["metric"]["value"]), _fmt(m["energy_j"]["total"]),
                      _fmt(m["latency_s"]["per_step"]), _fmt(m["writes"]["cell_writes"]),
                      _fmt(m["writes"]["fraction_updated_per_step"]),
-                     _fmt(m["lifetime"]["max_writes_per_cell"]), _fmt(first),
-                     "—" if ratio is None else f"{ratio:.3g}×"])
+                     _fmt(life["max_writes_per_cell"]), _fmt(life["steps_to_first_cell_failure"]),
+                     _ratio(life.get("steps_to_first_cell_failure_vs_bp_open_loop"))])
+    return rows
+
+
+def lifetime_table(summary: dict) -> list[list[str]]:
+    rows = [["method", "mean writes / device", "p99 writes / device", "max writes / device",
+             "training runs to first failure", "training runs to 1 % failed",
+             "first failure vs bp_open_loop", "1 % failed vs bp_open_loop"]]
+    for name, m in summary["methods"].items():
+        life = m["lifetime"]
+        if name == "ideal" or not m.get("programming"):
+            continue
+        rows.append([name, _fmt(life["mean_writes_per_cell"]), _fmt(life["p99_writes_per_cell"]),
+                     _fmt(life["max_writes_per_cell"]), _fmt(life["runs_to_first_cell_failure"]),
+                     _fmt(life["runs_to_1pct_cells_failed"]),
+                     _ratio(life.get("steps_to_first_cell_failure_vs_bp_open_loop")),
+                     _ratio(life.get("steps_to_1pct_cells_failed_vs_bp_open_loop"))])
+    return rows
+
+
+def faults_table(summary: dict) -> list[list[str]]:
+    rows = [["method", "test accuracy", "devices", "stuck at start", "remapped columns",
+             "stuck at end (incl. worn out)", "worn out in training"]]
+    for name, m in summary["methods"].items():
+        f = m.get("programming", {}).get("faults")
+        if not f:
+            continue
+        rows.append([name, _fmt(m["metric"]["value"]), _fmt(f["devices"]), _fmt(f["stuck_at_start"]),
+                     _fmt(f["remapped_columns"]), _fmt(f["stuck_at_end"]),
+                     _fmt(f["stuck_at_end"] - f["stuck_at_start"])])
+    return rows
+
+
+def retention_table(summary: dict) -> list[list[str]]:
+    delays = list(next(iter(summary["methods"].values())).get("retention", {}))
+    rows = [["method", "at end of training"] + [f"after {d}" for d in delays]]
+    if not delays:
+        return rows
+    for name, m in summary["methods"].items():
+        rows.append([name, _fmt(m["metric"]["value"])] + [_fmt(m["retention"][d]) for d in delays])
+    return rows
+
+
+def programming_table(summary: dict) -> list[list[str]]:
+    rows = [["method", "programming time / step p50 (s)", "p99 (s)", "max (s)", "pulses / written device p50",
+             "p99", "verify iterations p50", "p99", "max", "verify reads", "unconverged devices"]]
+    for name, m in summary["methods"].items():
+        p = m.get("programming")
+        if not p:
+            continue
+        t, pulses, wv = p["program_time_s_per_step"], p["pulses_per_written_device"], p.get("write_verify")
+        it = wv["iterations_per_device"] if wv else {}
+        rows.append([name, _fmt(t["p50"]), _fmt(t["p99"]), _fmt(t["max"]), _fmt(pulses.get("p50", "—")),
+                     _fmt(pulses.get("p99", "—")), _fmt(it.get("p50", "—")), _fmt(it.get("p99", "—")),
+                     _fmt(it.get("max", "—")), _fmt(wv["verify_reads"]) if wv else "—",
+                     _fmt(wv["unconverged_devices"]) if wv else "—"])
     return rows
 
 
@@ -77,11 +134,22 @@ def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
                      "whole board (calibrated model; see docs/gpu_model.md). Per run, the chip also pays "
                      "the one-time write-verify of the initial weights (`setup`); the GPU's run is "
                      "steps × its per-step energy.")
-    return [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
+    sections = [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
              "Lifetime is projected from each device's write rate and its drawn endurance.", method_table(summary)),
+            ("Lifetime", "Per-device training writes and projected lifetime (endurance / write rate; a "
+             "training run = this workload's steps), relative to bp_open_loop. Auxiliary matrices "
+             "(tiki_taka's fast matrix) count as the method's devices.", lifetime_table(summary)),
+            ("Faults", "Devices stuck at g_min/g_max from the start (after spare-column remapping) and "
+             "after wear-out; their cost shows in each method's accuracy.", faults_table(summary)),
+            ("Retention", "Test metric once the trained devices have drifted/relaxed for each delay "
+             "(workload training.retention_checks; devices advance on the simulated clock).",
+             retention_table(summary)),
+            ("Programming", "Simulated time spent programming per step, pulses per written device, and "
+             "write-verify's iterations and verify reads (training only).", programming_table(summary)),
             ("GPU estimates for the same training", "Three bands: floor (FLOPs at nameplate J/FLOP), "
              "calibrated model, TDP × time.", gpu_bands_table(summary)),
             ("Memristor chip vs GPU: GPU energy ÷ chip energy, per step and per run", boundary_note, gpu_table(summary))]
+    return [section for section in sections if len(section[2]) > 1]   # drop tables with no rows
 
 
 def write_report(result, out: Path) -> None:

@@ -15,18 +15,64 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def lifetime_figures(run) -> dict:
-    """Projected from each device's training write rate and its drawn endurance."""
+    """Projected from each device's training write rate and its drawn endurance: steps (and
+    whole training runs) until the first device and until 1 % of devices exceed endurance."""
     if not run.analog:
-        return {"max_writes_per_cell": 0, "mean_writes_per_cell": 0.0,
-                "steps_to_first_cell_failure": None, "steps_to_1pct_cells_failed": None}
+        return {"max_writes_per_cell": 0, "mean_writes_per_cell": 0.0, "p99_writes_per_cell": 0.0,
+                "steps_to_first_cell_failure": None, "steps_to_1pct_cells_failed": None,
+                "runs_to_first_cell_failure": None, "runs_to_1pct_cells_failed": None}
     writes = run.training_writes
     rate = writes / run.steps
     with np.errstate(divide="ignore"):
         steps_to_fail = np.where(rate > 0, run.endurance / np.where(rate > 0, rate, 1.0), np.inf)
+    first, one_pct = steps_to_fail.min(), np.quantile(steps_to_fail, 0.01, method="inverted_cdf")
     return {"max_writes_per_cell": int(writes.max()), "mean_writes_per_cell": float(writes.mean()),
-            "steps_to_first_cell_failure": _finite_or_none(steps_to_fail.min()),
-            "steps_to_1pct_cells_failed": _finite_or_none(
-                np.quantile(steps_to_fail, 0.01, method="inverted_cdf"))}
+            "p99_writes_per_cell": float(np.percentile(writes, 99)),
+            "steps_to_first_cell_failure": _finite_or_none(first),
+            "steps_to_1pct_cells_failed": _finite_or_none(one_pct),
+            "runs_to_first_cell_failure": _finite_or_none(first / run.steps),
+            "runs_to_1pct_cells_failed": _finite_or_none(one_pct / run.steps)}
+
+
+def lifetime_ratios(methods: dict, baseline: str = "bp_open_loop") -> None:
+    """Add each method's projected lifetime relative to `baseline` (None where undefined)."""
+    base = methods.get(baseline, {}).get("lifetime", {})
+    for m in methods.values():
+        life = m["lifetime"]
+        for key in ("steps_to_first_cell_failure", "steps_to_1pct_cells_failed"):
+            ours, theirs = life.get(key), base.get(key)
+            life[f"{key}_vs_{baseline}"] = ours / theirs if ours and theirs else None
+
+
+def programming_figures(run) -> dict:
+    """Programming time per step (median, p99, max), verify statistics and faults."""
+    stats = run.write_stats
+    if not run.analog or stats is None:
+        return {}
+    t = stats.program_time_s
+    out = {"program_time_s_per_step": {"p50": float(np.percentile(t, 50)), "p99": float(np.percentile(t, 99)),
+                                       "max": float(t.max())},
+           "pulses_per_written_device": _hist_summary(stats.pulse_hist),
+           "faults": dict(stats.faults),
+           "tiles": stats.tile_wear}
+    if stats.iteration_hist.sum():
+        out["write_verify"] = {"iterations_per_device": _hist_summary(stats.iteration_hist),
+                               "verify_reads": stats.verify_reads,
+                               "unconverged_devices": stats.unconverged}
+    return out
+
+
+def _hist_summary(hist: np.ndarray) -> dict:
+    """Quantiles of a histogram of integer values, and the histogram itself (value -> count)."""
+    total = int(hist.sum())
+    if not total:
+        return {"count": 0}
+    cum = np.cumsum(hist)
+    quantile = lambda q: int(np.searchsorted(cum, q * total))  # noqa: E731
+    values = np.flatnonzero(hist)
+    return {"count": total, "mean": float((np.arange(hist.size) * hist).sum() / total),
+            "p50": quantile(0.5), "p99": quantile(0.99), "max": int(values.max()),
+            "histogram": {str(v): int(hist[v]) for v in values}}
 
 
 def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
@@ -71,6 +117,8 @@ def method_summary(run) -> dict:
         "writes": {"cell_writes": int(run.device_writes.sum()), "pulses": int(run.pulses.sum()),
                    "fraction_updated_per_step": float(run.cells_written.mean() / run.weights)},
         "lifetime": lifetime_figures(run),
+        "programming": programming_figures(run),
+        "retention": {f"{delay:g} s": value for delay, value in run.retention.items()},
         "weights": run.weights,
         "tiles": run.tiles,
         "final_loss": float(run.loss[-1]),
@@ -79,6 +127,7 @@ def method_summary(run) -> dict:
 
 def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | None = None) -> dict:
     methods = {run.method: method_summary(run) for run in runs}
+    lifetime_ratios(methods)
     return {
         "dataset": workload.data.dataset,
         "input_baseline": baseline or {},
@@ -88,6 +137,7 @@ def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | No
         "seed": workload.seed,
         "steps": workload.training.steps,
         "batch_size": workload.training.batch_size,
+        "device": hardware.device.family,
         "methods": methods,
         "gpu": gpu,
         "chip_vs_gpu": chip_vs_gpu(methods, gpu, workload.training.steps),

@@ -23,12 +23,16 @@ import simpy
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
 from cosim.nn.arch import Arch, build_arch
-from cosim.rules import RuleContext, make_rule
+from cosim.rules import context_for, make_rule
 from cosim.sim.ledger import Ledger
 from cosim.sim.step_shapes import StepShapes, step_shapes
 from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import KNOWN_METHODS, WorkloadSpec
 
+
+# Rules whose one update depends only on that step's ΔW. mixed_precision and tiki_taka carry
+# state across steps (a digital accumulator, a fast matrix) that one sampled update cannot show.
+COST_ONLY_METHODS = ("ideal", "bp_open_loop", "write_verify", "manhattan", "eapu", "eapu_adaptive")
 
 # Weight cells sampled per (rule, tile shape): 8 full 128x128 tiles, so a 5 % write fraction is
 # estimated to about ±1 % (relative); small edge tiles get at most MAX_SAMPLES samples, since
@@ -46,6 +50,8 @@ class TileProgramming:
     controller: str                              # the Chip controller that executed the plan
     plan_bits: float                             # bits of the write plan sent over the bus
     plan_cells: float                            # weight cells in the write plan
+    host_draws: float                            # random numbers the host drew for the plan
+    host_ops: float                              # other host ops the rule needed
     cells_written: float                         # weight cells that got >= 1 pulse
     device_writes: float
     pulses: float
@@ -91,12 +97,12 @@ def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, sha
     rule = make_rule(method, wl.rules)
     matrix = AnalogMatrix("sample", np.zeros(shape), hw, bound, rng)
     matrix.devices.set_exact(rng.uniform(-2.0, 2.0, shape) * stats.mean_weight_fraction)
-    ctx = RuleContext(sigma_write=hw.device.write_noise * bound, weight_bits=hw.bus.weight_bits)
+    ctx = context_for("sample", matrix, hw, bound, 0.0)
     plan = rule.plan(rng.normal(0.0, update_sigma(stats.update_scale, bound), shape), ctx, rng)
     env, ledger = simpy.Environment(), Ledger()
     ledger.step = 0
     chip = Chip(env, hw, ledger, {"sample": matrix})
-    controller = Chip.controller_for(method, plan.mode)
+    controller = "verify" if plan.mode == "verify" else rule.controller
     process = env.process(chip.program("sample", plan, controller))
     env.run()
     outcome = process.value
@@ -108,7 +114,7 @@ def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, sha
         latency_s=float((tx.end_ps - tx.start_ps).sum()) * 1e-12,
         actions={a: (float(g["count"].sum()), float(g.energy_j.sum())) for a, g in acts.groupby("action")},
         controller=controller, plan_bits=float(plan.cells.size * (hw.bus.address_bits + plan.value_bits)),
-        plan_cells=int(plan.cells.size),
+        plan_cells=int(plan.cells.size), host_draws=float(plan.host_draws), host_ops=float(plan.host_ops),
         cells_written=int(np.unique(outcome.devices[pulses > 0] % cells).size),
         device_writes=float(outcome.device_writes.sum()), pulses=float(pulses.sum()))
 
@@ -122,7 +128,8 @@ def mean_programming(samples: list[TileProgramming]) -> TileProgramming:
             c, e = actions.get(action, (0.0, 0.0))
             actions[action] = (c + count / n, e + energy / n)
     means = {key: sum(getattr(s, key) for s in samples) / n
-             for key in ("latency_s", "plan_bits", "plan_cells", "cells_written", "device_writes", "pulses")}
+             for key in ("latency_s", "plan_bits", "plan_cells", "host_draws", "host_ops", "cells_written",
+                         "device_writes", "pulses")}
     return TileProgramming(actions=actions, controller=samples[0].controller, **means)
 
 
@@ -147,9 +154,24 @@ class CostModel:
     def __init__(self, wl: WorkloadSpec, hw: HardwareSpec):
         if wl.cost_only is None:
             raise ValueError("the workload has no cost_only section (update statistics)")
+        unsupported = [m for m in wl.methods if m not in COST_ONLY_METHODS]
+        if unsupported:
+            raise ValueError(f"cost-only mode cannot price {', '.join(unsupported)} (state carried across "
+                             f"steps); it prices {', '.join(COST_ONLY_METHODS)}")
         self.wl, self.hw = wl, hw
         self.arch: Arch = build_arch(wl.network.arch, **wl.network.params)
         self._samples: dict[tuple[str, tuple[int, int]], TileProgramming] = {}
+
+    def eapu_threshold(self) -> float:
+        """EaPU's fixed Δw_th on this chip (weight units), as the rule computes it."""
+        bound = self.wl.training.weight_bound
+        probe = AnalogMatrix("probe", np.zeros((1, 1)), self.hw, bound, np.random.default_rng(0))
+        return make_rule("eapu", self.wl.rules).threshold(context_for("probe", probe, self.hw, bound, 0.0))
+
+    def expected_eapu_fraction(self) -> float:
+        """E[min(1, |ΔW|/Δw_th)] under the workload's update statistics (closed form)."""
+        return expected_eapu_fraction(update_sigma(self.wl.cost_only.update_scale, self.wl.training.weight_bound),
+                                      self.eapu_threshold())
 
     def _shapes(self, batch: int, digital: bool) -> StepShapes:
         stats = self.wl.cost_only
@@ -185,18 +207,19 @@ class CostModel:
 
     def _train_step(self, replay: _Replay, shapes: StepShapes, method: str, rule, writes: dict):
         yield from replay.chip.replay(shapes.forward + [shapes.loss] + shapes.backward)
-        draws = method == "eapu"
         for name, matrix in shapes.matrices.items():
-            yield from replay.chip.host_work("update_rule", 0.0, matrix.weights, matrix.weights if draws else 0.0)
             if not rule.analog:
+                yield from replay.chip.host_work("update_rule", 0.0, matrix.weights)
                 writes["cells_written"] += matrix.weights     # digital SGD writes every weight
                 continue
             yield from self._program(replay, name, matrix, method, writes)
         yield from replay.chip.host_work("host_param_update", 0.0, 2.0 * shapes.host_params)
 
     def _program(self, replay: _Replay, name: str, matrix, method: str, writes: dict):
-        """Every tile of `matrix` programmed as its shape's sample tile was."""
+        """The rule's host work, then every tile of `matrix` programmed as its shape's sample was."""
         samples = [self.sample(method, shape) for shape in matrix.tile_shapes()]
+        yield from replay.chip.host_work("update_rule", 0.0, matrix.weights + sum(s.host_ops for s in samples),
+                                         sum(s.host_draws for s in samples))
         for key in ("plan_cells", "cells_written", "device_writes", "pulses"):
             writes[key] += sum(getattr(s, key) for s in samples)
         yield from replay.chip.program_tiles(name, samples[0].controller, sum(s.plan_bits for s in samples),

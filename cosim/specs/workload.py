@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cosim.specs.base import FrozenSpec, PositiveInt, load_spec
+from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
 
 # Update rules the training core knows; kept here so a workload is checked before anything runs.
-KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
+KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "mixed_precision", "manhattan", "tiki_taka",
+                 "eapu", "eapu_adaptive")
+DEFAULT_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
 
 
 class NetworkSpec(FrozenSpec):
@@ -51,14 +53,32 @@ class TrainingSpec(FrozenSpec):
                                 description="Weight magnitude mapped to a full device range (g_max - g_min).")
     backward_on: Literal["tiles", "host"] = Field(
         "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally.")
+    retention_checks: tuple[Seconds, ...] = Field(
+        (), max_length=16, description="Delays after training, seconds: the test metric is measured again "
+        "once the devices have drifted/relaxed that long (unpriced measurements).")
 
 
 class EapuRuleSpec(FrozenSpec):
     k: float = Field(1.0, gt=0.0, le=1e3, description="Threshold Δw_th = k · σ_write (dimensionless).")
+    threshold: Literal["fixed", "adaptive"] = Field(
+        "fixed", description="fixed: σ_write of the spec; adaptive: each cell's current σ_write "
+        "(grows with time since its last write). Method `eapu_adaptive` is always adaptive.")
+
+
+class MixedPrecisionRuleSpec(FrozenSpec):
+    k: float = Field(1.0, gt=0.0, le=1e3, description="Transfer threshold ε = k · σ_write (dimensionless).")
+
+
+class TikiTakaRuleSpec(FrozenSpec):
+    transfer_every: PositiveInt = Field(1, le=100000, description="Steps between transfers from fast to slow.")
+    rows_per_transfer: PositiveInt = Field(1, le=65536, description="Rows of the fast matrix read per transfer.")
+    transfer_scale: float = Field(1.0, gt=0.0, le=100.0, description="Slow-matrix change per unit read from fast (γ).")
 
 
 class RulesSpec(FrozenSpec):
     eapu: EapuRuleSpec = EapuRuleSpec()
+    mixed_precision: MixedPrecisionRuleSpec = MixedPrecisionRuleSpec()
+    tiki_taka: TikiTakaRuleSpec = TikiTakaRuleSpec()
 
 
 class CostOnlySpec(FrozenSpec):
@@ -86,7 +106,7 @@ class WorkloadSpec(FrozenSpec):
         None, description="Training data; omit for a shapes-only workload (cost-only mode, needs cost_only).")
     network: NetworkSpec
     training: TrainingSpec
-    methods: tuple[str, ...] = KNOWN_METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     rules: RulesSpec = RulesSpec()
     gpus: tuple[str, ...] = Field(("h200", "a100"), description="GPUs (hardware_specs/gpus stems) to compare with.")
     cost_only: CostOnlySpec | None = Field(
