@@ -77,14 +77,17 @@ def gpu_estimates(workload: WorkloadSpec) -> dict:
 
 
 def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
-        progress: bool = False, chunk_steps: int = 1) -> RunResult:
-    """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult."""
+        progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None) -> RunResult:
+    """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult.
+    `fidelity` ("transaction" or "detailed") overrides the hardware spec's."""
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
     if wl.data is None:
         raise SpecError(workload if isinstance(workload, (str, Path)) else wl.name,
                         [("data", "missing: this workload is shapes-only; train needs data "
                                   "(use `cosim cost` for its cost-only estimate)")])
+    if fidelity is not None:
+        hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
     arch = build_arch(wl.network.arch, **wl.network.params)
     task = load_task(wl.data, arch.input_shape)
     runs = []
@@ -182,9 +185,13 @@ class _progress:
             self.bar.__exit__(*exc)
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
-    """summary.json, run_info.json, per-step ledger CSV, test-metric CSV, report.md/.html, figures."""
+def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
+                  max_trace_events: int | None = None) -> Path:
+    """summary.json, run_info.json, per-step ledger CSV, test-metric CSV, report.md/.html,
+    figures; with `trace`, trace.json for ui.perfetto.dev (at most `max_trace_events` spans, see
+    cosim.report.trace)."""
     from cosim.report.render import write_report
+    from cosim.report.trace import DEFAULT_MAX_EVENTS, write_trace
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,4 +200,6 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
     result.ledger.to_csv(out / "ledger_steps.csv", index=False)
     result.curves.to_csv(out / "test_metrics.csv", index=False)
     write_report(result, out)
+    if trace:
+        write_trace(result.runs, out / "trace.json", max_trace_events or DEFAULT_MAX_EVENTS)
     return out

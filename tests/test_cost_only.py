@@ -17,6 +17,7 @@ from cosim.sim.cost_only import (CostModel, expected_eapu_fraction, mean_pair_co
 from cosim.sim.step_shapes import step_shapes
 from cosim.sim.training import Trainer
 from cosim.specs.base import read_yaml
+from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import WorkloadSpec
 
 COST_CIFAR = ROOT / "workloads" / "cost_resnet18_cifar.yaml"
@@ -254,3 +255,11 @@ def test_stateful_rules_are_refused_and_manhattan_is_priced(tmp_path, capsys):
     methods = json.loads(capsys.readouterr().out)["methods"]
     assert methods["manhattan"]["train_step"]["writes"]["fraction_updated"] == 1.0
     assert 0 < methods["eapu_adaptive"]["train_step"]["writes"]["fraction_updated"] < 0.2
+
+
+def test_a_detailed_fidelity_chip_is_estimated_at_transaction_level():
+    wl = WorkloadSpec.model_validate(small_cost_raw())
+    detailed = HardwareSpec.model_validate({**hardware().model_dump(), "fidelity": "detailed"})
+    a = CostModel(wl, detailed).estimate("eapu")
+    b = CostModel(wl, hardware()).estimate("eapu")
+    assert a.train_latency_s == b.train_latency_s and a.writes == b.writes

@@ -44,13 +44,15 @@ class DeviceArray:
         full = (2, *shape)
         self.behaviour = make_behaviour(spec)
         self.response = self.behaviour.response
+        # 33 bytes per device: the conductance and the time of its last write (drift ages are
+        # differences of times) stay float64; counts and drawn per-device constants are 32-bit.
         self.x = np.zeros(full)                     # normalised conductance, fresh devices at g_min
         self.write_count = np.zeros(full, dtype=np.uint32)
-        self.pulse_count = np.zeros(full, dtype=np.uint64)
+        self.pulse_count = np.zeros(full, dtype=np.uint32)
         self.last_write_time = np.zeros(full)       # seconds of simulated time
         self.clock = 0.0                            # simulated time the state is current at, s
-        self.step_scale = np.zeros(full)
-        self.endurance = np.zeros(full)
+        self.step_scale = np.zeros(full, dtype=np.float32)
+        self.endurance = np.zeros(full, dtype=np.float32)
         self.stuck = np.zeros(full, dtype=bool)
         self._fresh(np.ones(full, dtype=bool))
         self.stuck_at_start = int(self.stuck.sum())
@@ -161,7 +163,7 @@ class DeviceArray:
 
     def _count_wear(self, flat: np.ndarray, pulses: np.ndarray, now: float) -> None:
         self.write_count.flat[flat] += np.uint32(1)
-        self.pulse_count.flat[flat] += pulses.astype(np.uint64)
+        self.pulse_count.flat[flat] += pulses.astype(np.uint32)
         self.last_write_time.flat[flat] = now
         worn = (self.write_count.flat[flat] >= self.endurance.flat[flat]) & ~self.stuck.flat[flat]
         if worn.any():

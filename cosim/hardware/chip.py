@@ -18,17 +18,18 @@ class Chip:
     def __init__(self, env: simpy.Environment, hw: HardwareSpec, ledger, matrices: dict):
         self.env, self.hw, self.ledger = env, hw, ledger
         self.costs = ActionCosts(hw)
+        detailed = hw.fidelity == "detailed"
         self.bus = HostBus(env, self.costs, ledger)
         self.host = Host(env, self.costs, ledger)
-        self.tiles = {name: [Tile(env, f"{name}.tile{r}.{c}", self.costs, ledger)
+        self.tiles = {name: [Tile(env, f"{name}.tile{r}.{c}", self.costs, ledger, detailed)
                              for r in range(m.tile_grid[0]) for c in range(m.tile_grid[1])]
                       for name, m in matrices.items()}
         self.matrices = matrices
         for matrix in matrices.values():   # devices drift on the simulated clock, in seconds
             matrix.clock = self.clock_s
-        self.controllers = {"open_loop": OpenLoopController(env, self.costs),
-                            "eapu": EaPUController(env, self.costs),
-                            "verify": WriteVerifyController(env, self.costs)}
+        self.controllers = {"open_loop": OpenLoopController(env, self.costs, detailed),
+                            "eapu": EaPUController(env, self.costs, detailed),
+                            "verify": WriteVerifyController(env, self.costs, detailed)}
 
     def clock_s(self) -> float:
         """Simulated time in seconds."""

@@ -58,7 +58,10 @@ def writes_per_step(ledger, out: Path) -> Path:
             ax.plot(group.step, group.device_writes, label=method, lw=1)
     ax.set(xlabel="training step", ylabel="device writes", yscale="log", title="Writes per step")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
+    else:   # only digital methods ran
+        ax.text(0.5, 0.5, "no device writes", transform=ax.transAxes, ha="center")
     return _save(fig, out / "writes_per_step.png")
 
 
@@ -130,6 +133,40 @@ def latency_breakdown(runs, out: Path) -> Path:
     return _save(fig, out / "latency_breakdown.png")
 
 
+GANTT_MAX_ROWS = 40
+
+
+def gantt_run(runs):
+    """The run whose step the Gantt chart shows: the first analog method, else the first."""
+    return next((r for r in runs if r.analog), runs[0])
+
+
+def step_gantt(run, step: int, out: Path) -> Path:
+    """Every transaction of one training step, one row per component (the busiest
+    GANTT_MAX_ROWS), coloured by operation; time from the step's first issue."""
+    tx = run.ledger.transactions()
+    tx = tx[tx.step == step]
+    t0 = tx.issue_ps.min()
+    busy = (tx.end_ps - tx.start_ps).groupby(tx.component).sum()
+    components = sorted(busy.nlargest(GANTT_MAX_ROWS).index)
+    ops = sorted(tx.op.unique())
+    colours = dict(zip(ops, plt.get_cmap("tab20").colors * (len(ops) // 20 + 1)))
+    fig, ax = plt.subplots(figsize=(9.5, 0.9 + 0.28 * len(components)))
+    for y, component in enumerate(components):
+        rows = tx[tx.component == component]
+        for op, group in rows.groupby("op"):
+            spans = list(zip((group.start_ps - t0) * 1e-6, (group.end_ps - group.start_ps) * 1e-6))
+            ax.broken_barh(spans, (y - 0.4, 0.8), color=colours[op])
+    ax.set_yticks(range(len(components)), components, fontsize=7)
+    ax.invert_yaxis()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[op]) for op in ops]
+    ax.legend(handles, ops, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set(xlabel="simulated time from step start (µs)",
+           title=f"{run.method}, training step {step}: transactions per component")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, out / "step_gantt.png")
+
+
 def all_figures(result, out: Path) -> dict[str, Path]:
     metric = next(iter(result.summary["methods"].values()))["metric"]["name"]
     label = METRIC_LABELS.get(metric, metric)
@@ -140,5 +177,6 @@ def all_figures(result, out: Path) -> dict[str, Path]:
             "Writes per cell": writes_per_cell(result.runs, out),
             "Latency breakdown": latency_breakdown(result.runs, out),
             "Per-tile wear (mean writes per device)": tile_wear_heatmap(result.summary, out),
-            "Write-verify iterations": verify_iterations(result.summary, out)}
+            "Write-verify iterations": verify_iterations(result.summary, out),
+            "One training step (Gantt)": step_gantt(gantt_run(result.runs), gantt_run(result.runs).steps - 1, out)}
     return {name: path for name, path in figures.items() if path is not None}

@@ -116,6 +116,18 @@ def gpu_bands_table(summary: dict) -> list[list[str]]:
     return rows
 
 
+def queueing_table(summary: dict) -> list[list[str]]:
+    """Per method and component kind: utilisation over the training window and waiting times."""
+    rows = [["method", "component kind", "components", "mean utilisation", "max utilisation",
+             "wait p50 (s, worst)", "wait p99 (s, worst)", "events / step"]]
+    for name, m in summary["methods"].items():
+        for kind, k in m["queueing"]["by_kind"].items():
+            rows.append([name, kind, str(k["components"]), f"{k['utilisation_mean']:.3g}",
+                         f"{k['utilisation_max']:.3g}", _fmt(k["wait_p50_s_max"]), _fmt(k["wait_p99_s_max"]),
+                         _fmt(m["events_per_step"])])
+    return rows
+
+
 def _markdown_table(rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
@@ -148,7 +160,12 @@ def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
              "write-verify's iterations and verify reads (training only).", programming_table(summary)),
             ("GPU estimates for the same training", "Three bands: floor (FLOPs at nameplate J/FLOP), "
              "calibrated model, TDP × time.", gpu_bands_table(summary)),
-            ("Memristor chip vs GPU: GPU energy ÷ chip energy, per step and per run", boundary_note, gpu_table(summary))]
+            ("Memristor chip vs GPU: GPU energy ÷ chip energy, per step and per run", boundary_note, gpu_table(summary)),
+            ("Queueing", "Per component over the training window: utilisation = busy time / window; "
+             "wait = start - issue of each transaction (worst component of the kind shown; every "
+             "component is in summary.json under queueing.components). Events / step: SimPy events "
+             f"scheduled per training step ({summary.get('fidelity', 'transaction')} fidelity).",
+             queueing_table(summary))]
     return [section for section in sections if len(section[2]) > 1]   # drop tables with no rows
 
 

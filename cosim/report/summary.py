@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosim.sim.queueing import by_kind, queueing_stats
+
 SCHEMA = "cosim.summary/1"
 CHIP_ACTIONS = ("dac_conversion", "array_read", "adc_conversion", "program_pulse", "verify_read")
 HOST_ACTIONS = ("host_mac", "host_op", "eapu_draw")
@@ -104,6 +106,14 @@ def chip_vs_gpu(methods: dict, gpu: dict, steps: int) -> dict:
     return out
 
 
+def training_queueing(run) -> dict:
+    """Utilisation and waiting of every component over the training window (setup excluded)."""
+    tx = run.ledger.transactions()
+    components = queueing_stats(tx[tx.step >= 0], run.setup_end_ps, run.end_ps)
+    return {"window_s": (run.end_ps - run.setup_end_ps) * 1e-12, "by_kind": by_kind(components),
+            "components": components}
+
+
 def method_summary(run) -> dict:
     by_action = run.ledger.energy_by_action(training_only=True)
     setup = sum(run.ledger.energy_by_action(training_only=False).values()) - sum(by_action.values())
@@ -117,6 +127,8 @@ def method_summary(run) -> dict:
         "writes": {"cell_writes": int(run.device_writes.sum()), "pulses": int(run.pulses.sum()),
                    "fraction_updated_per_step": float(run.cells_written.mean() / run.weights)},
         "lifetime": lifetime_figures(run),
+        "queueing": training_queueing(run),
+        "events_per_step": float(run.events.mean()),
         "programming": programming_figures(run),
         "retention": {f"{delay:g} s": value for delay, value in run.retention.items()},
         "weights": run.weights,
@@ -134,6 +146,7 @@ def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | No
         "schema": SCHEMA,
         "workload": workload.name,
         "hardware": hardware.name,
+        "fidelity": hardware.fidelity,
         "seed": workload.seed,
         "steps": workload.training.steps,
         "batch_size": workload.training.batch_size,

@@ -158,7 +158,9 @@ class CostModel:
         if unsupported:
             raise ValueError(f"cost-only mode cannot price {', '.join(unsupported)} (state carried across "
                              f"steps); it prices {', '.join(COST_ONLY_METHODS)}")
-        self.wl, self.hw = wl, hw
+        # Transaction fidelity always: per-conversion events of a full-size network would take
+        # hours, and both fidelities give the same totals (tests/test_fidelity.py).
+        self.wl, self.hw = wl, hw.model_copy(update={"fidelity": "transaction"})
         self.arch: Arch = build_arch(wl.network.arch, **wl.network.params)
         self._samples: dict[tuple[str, tuple[int, int]], TileProgramming] = {}
 

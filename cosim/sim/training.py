@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from cosim.devices.programming import program_verify
 from cosim.hardware.chip import Chip
@@ -24,6 +23,7 @@ from cosim.nn.data import BatchStream
 from cosim.nn.matrix import DigitalMatrix
 from cosim.nn.tasks import Task
 from cosim.rules import FAST, context_for, make_rule
+from cosim.sim.clock import CountingEnvironment, Pause
 from cosim.sim.ledger import Ledger
 from cosim.sim.tape import Tape
 from cosim.sim.wear import WriteStats, collect_wear
@@ -48,6 +48,7 @@ class MethodRun:
     cells_written: np.ndarray = None       # weight cells that got >= 1 pulse (or digital write), per step
     device_writes: np.ndarray = None       # device write cycles per step
     pulses: np.ndarray = None              # programming pulses per step
+    events: np.ndarray = None              # SimPy events scheduled per step
     ledger: Ledger = None
     weights: int = 0
     tiles: int = 0
@@ -89,13 +90,13 @@ class Trainer:
         if getattr(self.rule, "fast_matrix", False):   # tiki_taka's fast matrices get tiles of their own
             self._add_fast_matrices()
         self.batches = BatchStream(task.x_train, task.y_train, workload.training.batch_size, streams["data"])
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         self.ledger = Ledger()
         self.chip = Chip(self.env, hw, self.ledger, self.matrices if self.rule.analog else {})
         steps = workload.training.steps
         self.run = MethodRun(method, self.rule.analog, steps, metric=task.metric, loss=np.zeros(steps),
                              cells_written=np.zeros(steps), device_writes=np.zeros(steps),
-                             pulses=np.zeros(steps), ledger=self.ledger,
+                             pulses=np.zeros(steps), events=np.zeros(steps, dtype=np.int64), ledger=self.ledger,
                              weights=sum(m.in_features * m.out_features for n, m in self.matrices.items()
                                          if not n.endswith(FAST)),
                              tiles=self.chip.tile_count, write_stats=WriteStats(steps))
@@ -120,7 +121,7 @@ class Trainer:
     # ----- driving the simulation ----------------------------------------------------------------
     def train(self) -> MethodRun:
         started = time.perf_counter()
-        self._pause = self.env.event()
+        self._pause = Pause(self.env)
         process = self.env.process(self._trainer())
         while process.is_alive:
             self.env.run(until=self._pause)
@@ -135,13 +136,15 @@ class Trainer:
         steps, every = self.wl.training.steps, self.wl.training.eval_every
         for step in range(steps):
             self.ledger.step = step
+            scheduled = self.env.events_scheduled
             yield from self._train_step(step)
+            self.run.events[step] = self.env.events_scheduled - scheduled
             if (step + 1) % every == 0 or step == steps - 1:
                 self._evaluate(step + 1)
             if self.progress:
                 self.progress()
             if (step + 1) % self.chunk_steps == 0 or step == steps - 1:
-                pause, self._pause = self._pause, self.env.event()
+                pause, self._pause = self._pause, Pause(self.env)
                 pause.succeed()
 
     def _setup(self):
@@ -213,7 +216,9 @@ class Trainer:
         pulses = outcome.device_pulses
         cells = matrix.in_features * matrix.out_features
         if counts_as_update:    # fraction updated counts the trained weights, not auxiliary ones
-            self.run.cells_written[step] += np.unique(outcome.devices[pulses > 0] % cells).size
+            written = np.zeros(cells, dtype=bool)     # a mask, not np.unique: no sort (hot path)
+            written[outcome.devices[pulses > 0] % cells] = True
+            self.run.cells_written[step] += np.count_nonzero(written)
         self.run.device_writes[step] += float(outcome.device_writes.sum())
         self.run.pulses[step] += float(pulses.sum())
         self.run.write_stats.add_outcome(outcome)

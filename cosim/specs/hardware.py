@@ -156,6 +156,9 @@ class HostSpec(Sourced):
 class HardwareSpec(FrozenSpec):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
+    fidelity: Literal["transaction", "detailed"] = Field(
+        "transaction", description="transaction: one event per tile operation; detailed: one per "
+        "conversion slot, pulse and verify read (small configurations; same totals).")
     device: DeviceSpec
     tile: TileSpec
     dac: DacSpec
