@@ -15,7 +15,7 @@ from cosim.nn.tasks import load_task
 from cosim.report.summary import build_summary
 from cosim.sim.checkpoint import Checkpoint, fingerprint
 from cosim.sim.training import MethodRun, Trainer
-from cosim.specs.base import resolve_path
+from cosim.specs.base import SpecError, resolve_path
 from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
 
@@ -89,6 +89,10 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
     saves (and with resume, continues from) each method's state."""
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    if wl.data is None:
+        raise SpecError(workload if isinstance(workload, (str, Path)) else wl.name,
+                        [("data", "missing: this workload is shapes-only; train needs data "
+                                  "(use `cosim cost` for its cost-only estimate)")])
     if fidelity is not None:
         hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
     arch = build_arch(wl.network.arch, **wl.network.params)
@@ -124,6 +128,34 @@ def _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing) -> 
     return result, done
 
 
+@dataclass
+class CostResult:
+    summary: dict                   # deterministic (cost.json)
+    wall_s: dict                    # per method, seconds of wall time
+    estimates: list = field(repr=False, default_factory=list)
+
+
+def cost(workload, hardware=DEFAULT_HARDWARE, methods=None, progress: bool = False) -> CostResult:
+    """Cost-only estimate of one training step and one inference per method, from layer shapes
+    and update statistics (the workload's `cost_only` section); see cosim.sim.cost_only."""
+    from cosim.report.cost import build_cost_summary
+    from cosim.sim.cost_only import CostModel
+
+    wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods)
+    hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    model = CostModel(wl, hw)
+    estimates = []
+    with _progress(progress, wl, total=1) as advance:
+        for method in wl.methods:
+            tick = advance(method)
+            estimates.append(model.estimate(method))
+            if tick:
+                tick()
+    summary = build_cost_summary(wl, hw, model.arch.name, estimates, gpu_estimates(wl),
+                                 model.expected_eapu_fraction())
+    return CostResult(summary, {e.method: e.wall_s for e in estimates}, estimates)
+
+
 def _ledger_table(runs: list[MethodRun]) -> pd.DataFrame:
     frames = []
     for r in runs:
@@ -157,8 +189,8 @@ def _versions() -> dict:
 class _progress:
     """A rich progress bar with one task per method (silent when disabled)."""
 
-    def __init__(self, enabled: bool, wl: WorkloadSpec):
-        self.enabled, self.wl = enabled, wl
+    def __init__(self, enabled: bool, wl: WorkloadSpec, total: int | None = None):
+        self.enabled, self.wl, self.total = enabled, wl, total
 
     def __enter__(self):
         if not self.enabled:
@@ -169,7 +201,7 @@ class _progress:
         self.bar.__enter__()
 
         def advance(method: str, done: int = 0):
-            task = self.bar.add_task(method, total=self.wl.training.steps, completed=done)
+            task = self.bar.add_task(method, total=self.total or self.wl.training.steps, completed=done)
             return lambda: self.bar.advance(task)
         return advance
 

@@ -22,7 +22,7 @@ class Killed(Exception):
 def killing_progress(method: str, at_step: int):
     """A progress bar stand-in that 'kills' `method`'s training after `at_step` steps."""
     class Bar:
-        def __init__(self, enabled, wl):
+        def __init__(self, enabled, wl, **options):
             pass
 
         def __enter__(self):

@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", action="store_true", help="also write trace.json (Chrome/Perfetto trace-event format)")
     parser.add_argument("--trace-events", type=int, help="most spans in trace.json; longer runs keep evenly sampled steps (default 50000)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="no training: the cost-only estimate of `cosim cost` (uses --hardware, "
+                             "--methods, --out, --quiet; add --json for JSON)")
+    parser.add_argument("--json", action="store_true", help="with --cost-only: print cost.json")
+    parser.add_argument("--update-scale", type=float, help="with --cost-only: override cost_only.update_scale")
     parser.add_argument("--checkpoint-every", type=int, metavar="N",
                         help="save each method's state every N steps in OUT/checkpoints (removed once "
                              "the outputs are written)")
@@ -36,7 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
 
+    if args.cost_only:
+        from cosim.cli.cost import run_command as cost_command
+        return cost_command(args)
     workload = load_workload(resolve_path(args.workload))
+    if workload.data is None:
+        raise UsageError(f"{args.workload}: data: missing; this workload is shapes-only, so it "
+                         "cannot train (use `cosim cost` or `cosim run --cost-only`)")
     hardware = load_hardware(resolve_path(args.hardware))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     if args.steps is not None and args.steps < 1:

@@ -60,6 +60,14 @@ class Chip:
         yield self.env.all_of(runs)
         yield from self.bus.transfer(f"{op.direction}_out", op.vectors * op.out_features * bits)
 
+    def replay(self, entries):
+        """SimPy process: recorded work in order, ("mvm", MvmOp) or ("host", op, macs, ops)."""
+        for entry in entries:
+            if entry[0] == "mvm":
+                yield from self.mvm(entry[1])
+            else:
+                yield from self.host_work(entry[1], entry[2], entry[3])
+
     def host_work(self, op: str, macs: float, ops: float, draws: float = 0.0):
         """SimPy process: digital work on the host."""
         if macs or ops or draws:
@@ -72,6 +80,18 @@ class Chip:
         if bits:
             yield from self.bus.transfer("write_plan", bits)
         return (yield from self.controllers[controller].program(self.matrices[name], self.tiles[name], plan))
+
+    def program_tiles(self, name: str, controller: str, plan_bits: float, per_tile: list):
+        """SimPy process: a write plan whose effect on each tile is already known as
+        (latency s, {action: (count, J)}) per tile, row-major (the cost-only mode's statistics).
+        Same bus transfer and tile transactions as `program`, without device numerics."""
+        if plan_bits:
+            yield from self.bus.transfer("write_plan", plan_bits)
+        op = self.controllers[controller].op
+        events = [tile.program(op, latency, actions)
+                  for tile, (latency, actions) in zip(self.tiles[name], per_tile) if actions]
+        if events:
+            yield self.env.all_of(events)
 
     def program_initial(self, name: str, outcome):
         """SimPy process: price the write-verify that placed the initial weights."""

@@ -58,7 +58,10 @@ def writes_per_step(ledger, out: Path) -> Path:
             ax.plot(group.step, group.device_writes, label=method, lw=1)
     ax.set(xlabel="training step", ylabel="device writes", yscale="log", title="Writes per step")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
+    else:   # only digital methods ran
+        ax.text(0.5, 0.5, "no device writes", transform=ax.transAxes, ha="center")
     return _save(fig, out / "writes_per_step.png")
 
 

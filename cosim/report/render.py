@@ -91,17 +91,20 @@ def programming_table(summary: dict) -> list[list[str]]:
 
 
 def gpu_table(summary: dict) -> list[list[str]]:
-    """Energy per training step: each method's chip (three boundaries) against each GPU."""
+    """Each analog method's chip (three boundaries) against each GPU, per step and per run."""
     steps = summary["steps"]
-    rows = [["method", "boundary", "J / step"] + [f"{g} calibrated ratio (GPU / chip)" for g in summary["gpu"]]]
-    for name, m in summary["methods"].items():
-        if name == "ideal":
-            continue
-        for boundary, energy in m["energy_j"]["by_boundary"].items():
-            per_step = energy / steps
-            ratios = [f"{g['energy_j_per_step'] / per_step:.3g}×" if per_step else "—" for g in summary["gpu"].values()]
-            rows.append([name, boundary, _fmt(per_step)] + ratios)
+    rows = [["method", "boundary", "chip J / step", "chip J / run (with setup)"]
+            + [f"{g} ÷ chip, {per}" for g in summary["gpu"] for per in ("per step", "per run")]]
+    for name, per_gpu in summary["chip_vs_gpu"].items():
+        energy = summary["methods"][name]["energy_j"]
+        for boundary, total in energy["by_boundary"].items():
+            ratios = [_ratio(per_gpu[g][per][boundary]) for g in summary["gpu"] for per in ("per_step", "per_run")]
+            rows.append([name, boundary, _fmt(total / steps), _fmt(total + energy["setup"])] + ratios)
     return rows
+
+
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.3g}×"
 
 
 def gpu_bands_table(summary: dict) -> list[list[str]]:
@@ -140,7 +143,9 @@ def _html_table(rows: list[list[str]]) -> str:
 def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
     boundary_note = ("Boundaries: `chip` = tiles, converters and programming; `chip_bus` adds the "
                      "host link; `chip_bus_host` adds the host's digital work. GPU figures are the "
-                     "whole board (calibrated model; see docs/gpu_model.md).")
+                     "whole board (calibrated model; see docs/gpu_model.md). Per run, the chip also pays "
+                     "the one-time write-verify of the initial weights (`setup`); the GPU's run is "
+                     "steps × its per-step energy.")
     sections = [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
              "Lifetime is projected from each device's write rate and its drawn endurance.", method_table(summary)),
             ("Lifetime", "Per-device training writes and projected lifetime (endurance / write rate; a "
@@ -155,7 +160,7 @@ def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
              "write-verify's iterations and verify reads (training only).", programming_table(summary)),
             ("GPU estimates for the same training", "Three bands: floor (FLOPs at nameplate J/FLOP), "
              "calibrated model, TDP × time.", gpu_bands_table(summary)),
-            ("Memristor chip vs GPU, energy per training step", boundary_note, gpu_table(summary)),
+            ("Memristor chip vs GPU: GPU energy ÷ chip energy, per step and per run", boundary_note, gpu_table(summary)),
             ("Queueing", "Per component over the training window: utilisation = busy time / window; "
              "wait = start - issue of each transaction (worst component of the kind shown; every "
              "component is in summary.json under queueing.components). Events / step: SimPy events "

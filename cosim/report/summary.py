@@ -85,6 +85,27 @@ def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
     return {"chip": chip, "chip_bus": chip + bus, "chip_bus_host": chip + bus + host}
 
 
+def gpu_over_chip(gpu_j: float, chip_j: dict[str, float]) -> dict[str, float | None]:
+    """GPU board energy ÷ chip energy inside each boundary (None where the chip spent nothing)."""
+    return {boundary: (gpu_j / energy if energy else None) for boundary, energy in chip_j.items()}
+
+
+def chip_vs_gpu(methods: dict, gpu: dict, steps: int) -> dict:
+    """Per analog method and GPU: ratios per training step, and per run, where the chip also
+    pays the one-time programming of the initial weights (a GPU only loads them)."""
+    out = {}
+    for name, m in methods.items():
+        if not m["tiles"]:
+            continue
+        energy = m["energy_j"]
+        per_step = {b: e / steps for b, e in energy["by_boundary"].items()}
+        per_run = {b: e + energy["setup"] for b, e in energy["by_boundary"].items()}
+        out[name] = {g: {"per_step": gpu_over_chip(est["energy_j_per_step"], per_step),
+                         "per_run": gpu_over_chip(est["energy_j_run"], per_run)}
+                     for g, est in gpu.items()}
+    return out
+
+
 def training_queueing(run) -> dict:
     """Utilisation and waiting of every component over the training window (setup excluded)."""
     tx = run.ledger.transactions()
@@ -132,4 +153,5 @@ def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | No
         "device": hardware.device.family,
         "methods": methods,
         "gpu": gpu,
+        "chip_vs_gpu": chip_vs_gpu(methods, gpu, workload.training.steps),
     }

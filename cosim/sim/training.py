@@ -194,15 +194,8 @@ class Trainer:
         tape.phase = "backward"
         self.net.backward(grad)
         tape.flush_host()
-        for entry in tape.take():
-            yield from self._execute(entry)
+        yield from self.chip.replay(tape.take())
         yield from self._update(step)
-
-    def _execute(self, entry):
-        if entry[0] == "mvm":
-            yield from self.chip.mvm(entry[1])
-        else:
-            yield from self.chip.host_work(entry[1], entry[2], entry[3])
 
     def _update(self, step: int):
         lr = self.wl.training.learning_rate

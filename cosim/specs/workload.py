@@ -81,16 +81,36 @@ class RulesSpec(FrozenSpec):
     tiki_taka: TikiTakaRuleSpec = TikiTakaRuleSpec()
 
 
+class CostOnlySpec(FrozenSpec):
+    """Statistics that stand in for training numerics in `cosim cost` (shapes-only workloads)."""
+
+    update_scale: float = Field(
+        gt=0.0, le=1.0,
+        description="Mean |ΔW| per weight per step as a fraction of weight_bound (dimensionless); "
+                    "ΔW is modelled as zero-mean Gaussian with this mean magnitude.")
+    update_scale_source: str = Field(min_length=1, description="Where update_scale comes from.")
+    mean_weight_fraction: float = Field(
+        0.25, gt=0.0, le=0.5,
+        description="Mean |w| / weight_bound; weights are drawn uniform in ±2x this (dimensionless).")
+    input_bit_density: float = Field(
+        0.5, gt=0.0, le=1.0,
+        description="Share of 1s in the input bit-slices driving the rows (dimensionless); "
+                    "0.5 = uniformly distributed input codes (assumed).")
+
+
 class WorkloadSpec(FrozenSpec):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seed: int = Field(0, ge=0)
-    data: DataSpec
+    data: DataSpec | None = Field(
+        None, description="Training data; omit for a shapes-only workload (cost-only mode, needs cost_only).")
     network: NetworkSpec
     training: TrainingSpec
     methods: tuple[str, ...] = DEFAULT_METHODS
     rules: RulesSpec = RulesSpec()
     gpus: tuple[str, ...] = Field(("h200", "a100"), description="GPUs (hardware_specs/gpus stems) to compare with.")
+    cost_only: CostOnlySpec | None = Field(
+        None, description="Update statistics for `cosim cost`; required when data is omitted.")
 
     @field_validator("methods")
     @classmethod
@@ -98,8 +118,16 @@ class WorkloadSpec(FrozenSpec):
         return check_methods(methods)
 
     @model_validator(mode="after")
+    def _shapes_only_needs_statistics(self):
+        if self.data is None and self.cost_only is None:
+            raise ValueError("a workload without `data` (shapes only) needs a `cost_only` section")
+        return self
+
+    @model_validator(mode="after")
     def _network_fits_data(self):
         from cosim.nn.arch import build_arch
+        if self.data is None:   # shapes only: nothing to fit
+            return self
         problem = data_mismatch(self.data, build_arch(self.network.arch, **self.network.params))
         if problem:
             raise ValueError(f"network does not fit data.dataset {self.data.dataset!r}: {problem}")
