@@ -107,6 +107,7 @@ def test_presets_that_extend_another_chip_load_as_axis_values(tmp_path):
     ("set:\n  workload.training.batch_size: 0\n", "set.workload.training.batch_size", "greater than 0"),
     ("set:\n  hardware: other.yaml\n", "set", "top level"),
     ("grid:\n  hardware.adc.bits: [4, 6, 4]\n", "(top level)", "repeats point 0"),
+    (f"grid:\n  workload: [{ROOT}/workloads/cost_resnet18_cifar.yaml]\n", "grid.workload", "shapes-only"),
     ("set:\n  hardware.adc.bits: 6\ngrid:\n  hardware.adc.bits: [4]\n", "(top level)", "more than once"),
 ])
 def test_bad_axes_fail_before_running_naming_file_and_axis(tmp_path, capsys, body, where, words):

@@ -247,10 +247,13 @@ class _PointBuilder:
             if name not in FILE_AXES:
                 self._assign(raw, name, value)
         raw["workload"]["seed"] = seed
-        point = SweepPoint(index, point_key(values, seed), dict(values), seed,
-                           self._validate(WorkloadSpec, raw["workload"], "workload", values, index, seed),
-                           self._validate(HardwareSpec, raw["hardware"], "hardware", values, index, seed))
-        return point
+        workload = self._validate(WorkloadSpec, raw["workload"], "workload", values, index, seed)
+        if workload.data is None:
+            self._fail("workload" if "workload" in values else "",
+                       f"{describe_point(index, values, seed)}: workload {workload.name!r} is shapes-only "
+                       "(no data section) and cannot train; sweep it with `cosim cost` instead")
+        return SweepPoint(index, point_key(values, seed), dict(values), seed, workload,
+                          self._validate(HardwareSpec, raw["hardware"], "hardware", values, index, seed))
 
     def _file(self, kind: str, values: dict) -> dict:
         given = values.get(kind, getattr(self.spec, kind))
