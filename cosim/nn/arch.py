@@ -95,12 +95,13 @@ class _Builder:
                               out_features=out_features, bias=bias))
 
     def conv(self, c_out: int, kernel: int, stride: int = 1, padding: int | None = None,
-             bias: bool = True) -> "_Builder":
+             bias: bool = True, zero_init: bool = False) -> "_Builder":
         c, h, w = self.shape
         pad = kernel // 2 if padding is None else padding
         out = (c_out, _conv_out(h, kernel, stride, pad), _conv_out(w, kernel, stride, pad))
+        extra = {"zero_init": True} if zero_init else {}
         return self.add(_node("conv2d", self.shape, out, c_in=c, c_out=c_out, kernel=kernel,
-                              stride=stride, padding=pad, bias=bias))
+                              stride=stride, padding=pad, bias=bias, **extra))
 
     def batchnorm(self) -> "_Builder":
         return self.add(_node("batchnorm2d", self.shape, channels=self.shape[0]))
@@ -121,8 +122,10 @@ def mlp(widths: list[int], activation: str = "sigmoid") -> Arch:
 
 
 def dncnn(depth: int = 17, channels: int = 64, batch_norm: bool = True, image_channels: int = 1,
-          patch: int = 40) -> Arch:
-    """DnCNN (Zhang et al. 2017): conv+ReLU, (depth-2) x conv(+BN)+ReLU, conv; output x - net(x)."""
+          patch: int = 40, zero_init_last: bool = False) -> Arch:
+    """DnCNN (Zhang et al. 2017): conv+ReLU, (depth-2) x conv(+BN)+ReLU, conv; output x - net(x).
+    `zero_init_last` starts the noise estimate at zero, so training starts from the identity
+    (the zero-init-residual practice of Goyal et al. 2017) instead of a random residual."""
     b = _Builder((image_channels, patch, patch))
     b.conv(channels, 3).act("relu")
     for _ in range(depth - 2):
@@ -130,7 +133,7 @@ def dncnn(depth: int = 17, channels: int = 64, batch_norm: bool = True, image_ch
         if batch_norm:
             b.batchnorm()
         b.act("relu")
-    b.conv(image_channels, 3)
+    b.conv(image_channels, 3, zero_init=zero_init_last)
     body = b.seq()
     root = _node("global_residual", body.in_shape, body.out_shape, children=(body,))
     return Arch(f"dncnn{depth}_{channels}", body.in_shape, root, "mse",

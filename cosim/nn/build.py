@@ -75,8 +75,9 @@ class _Builder:
         n = self.counts[(scope, kind)]
         return f"{scope}{kind}{n}" if number_first or n > 1 else f"{scope}{kind}"
 
-    def matrix(self, name: str, fan_in: int, fan_out: int) -> Matrix:
-        return self.make_matrix(name, self.init(fan_in, fan_out, self.rng))
+    def matrix(self, name: str, fan_in: int, fan_out: int, zero: bool = False) -> Matrix:
+        w = np.zeros((fan_in, fan_out)) if zero else self.init(fan_in, fan_out, self.rng)
+        return self.make_matrix(name, w)
 
     def build(self, node: Node, scope: str) -> Layer:
         op, a = node.op, node.attr
@@ -105,7 +106,8 @@ def _linear(b: _Builder, node: Node, scope: str) -> Layer:
 
 def _conv(b: _Builder, node: Node, scope: str) -> Layer:
     name, k, c_in = b.name(scope, "conv"), node.attr("kernel"), node.attr("c_in")
-    return Conv2d(b.matrix(name, k * k * c_in, node.attr("c_out")), c_in, k, node.attr("stride", 1),
+    matrix = b.matrix(name, k * k * c_in, node.attr("c_out"), zero=node.attr("zero_init", False))
+    return Conv2d(matrix, c_in, k, node.attr("stride", 1),
                   node.attr("padding", 0), name, bias=node.attr("bias", True))
 
 
