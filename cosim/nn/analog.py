@@ -88,13 +88,13 @@ class AnalogMatrix:
         scale = float(np.max(np.abs(x))) if x.size else 0.0
         phases = [p for p in (np.maximum(x, 0.0), np.maximum(-x, 0.0)) if p.any()] or [x * 0.0]
         signs = [1.0, -1.0] if len(phases) == 2 else [1.0 if x.max(initial=0.0) > 0 else -1.0]
-        levels, digits_of = self._input_digits()
+        levels, planes_of = self._input_planes()
         y = np.zeros((x.shape[0], w.shape[1]))
         load = np.zeros((len(in_blocks), len(out_blocks)))
         for sign, phase in zip(signs, phases):
-            digits = digits_of(phase / scale if scale > 0 else phase)
+            code = self._input_code(phase / scale if scale > 0 else phase)
             for r, rows in enumerate(in_blocks):
-                partial, load_r = self._block_mvm(digits[..., rows], w[rows], g[:, rows], out_blocks)
+                partial, load_r = self._block_mvm(planes_of(code[:, rows]), w[rows], g[:, rows], out_blocks)
                 y += sign * partial
                 load[r] += load_r
         if self.record:
@@ -102,37 +102,67 @@ class AnalogMatrix:
                                      out_blocks, load))
         return y * (scale / levels[0]) * self.weight_bound if scale > 0 else y
 
-    def _input_digits(self):
-        """(levels, fn) where fn maps inputs in [0,1] to (slices, N, rows) digit planes and
-        levels = (full-scale input code, digit base, number of slices)."""
+    def _input_code(self, p: np.ndarray) -> np.ndarray:
+        """Inputs in [0, 1] as the DAC's integer input codes (unchanged for an ideal DAC)."""
         dac = self.hw.dac
         if dac.bits is None:
-            return (1.0, 1.0, 1), lambda p: p[None]
+            return p
+        dtype = np.uint8 if dac.input_bits <= 8 else (np.uint16 if dac.input_bits <= 16 else np.uint32)
+        return np.rint(p * (2.0 ** dac.input_bits - 1.0)).astype(dtype)  # small ints: cheap shifts
+
+    def _input_planes(self):
+        """(levels, fn) where fn maps a block of input codes (N, rows) to its digit planes, one
+        (N, rows) float array per slice, least significant first, and levels = (full-scale
+        input code, digit base, number of slices)."""
+        dac = self.hw.dac
+        if dac.bits is None:
+            return (1.0, 1.0, 1), lambda code: [code]
         full = 2.0 ** dac.input_bits - 1.0
         base = 2 ** dac.bits
 
-        def digits(p: np.ndarray) -> np.ndarray:
-            code = np.rint(p * full).astype(np.int64)
-            planes = [(code // base ** s) % base for s in range(dac.slices)]
-            return np.stack(planes).astype(np.float64)
-        return (full, float(base), dac.slices), digits
+        def planes(code: np.ndarray):
+            # one plane at a time (a whole batch's planes are large); shift-and-mask, since
+            # integer division is several times slower
+            return (((code >> dac.bits * s) & (base - 1)).astype(np.float64) for s in range(dac.slices))
+        return (full, float(base), dac.slices), planes
 
-    def _block_mvm(self, digits: np.ndarray, w: np.ndarray, g: np.ndarray, out_blocks):
-        """Shift-added ADC outputs of one tile-row block, and its conductance load per tile."""
+    def _block_mvm(self, planes, w: np.ndarray, g: np.ndarray, out_blocks):
+        """Shift-added ADC outputs of one tile-row block, and its conductance load per tile.
+        `planes` yields the block's digit planes, least significant slice first."""
         dac, adc, dev = self.hw.dac, self.hw.adc, self.hw.device
         base = 1.0 if dac.bits is None else 2.0 ** dac.bits
-        currents = digits @ w                                        # (slices, N, out)
-        if dev.read_noise:
-            variance = dev.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
-            currents = currents + np.sqrt((digits ** 2) @ variance) * self.rng.standard_normal(currents.shape)
-        if adc.bits is not None:
-            full_scale = adc.full_scale * w.shape[0] * (base - 1.0 if dac.bits else 1.0)
-            lsb = 2.0 * full_scale / 2 ** adc.bits
-            currents = np.clip(np.rint(currents / lsb) * lsb, -full_scale, full_scale)
-        weights = base ** np.arange(digits.shape[0], dtype=np.float64)
-        partial = np.tensordot(weights, currents, axes=1)
-        amplitude = digits / (base - 1.0) if dac.bits else digits
-        drive = (amplitude ** 2).sum(axis=(0, 1))                    # per row
+        binary = dac.bits == 1                      # 0/1 digits: digit² = digit
+        n_out = w.shape[1]
+        noise = variance = None
+        drive = np.zeros(w.shape[0])
+        for s, plane in enumerate(planes):
+            if noise is None and dev.read_noise:
+                # drawn for all slices at once, so the stream does not depend on the slicing loop;
+                # single precision halves the cost of the largest draw of a step
+                noise = self.rng.standard_normal((self.hw.dac.slices, plane.shape[0], n_out), dtype=np.float32)
+                variance = dev.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
+            squared = plane if binary else plane * plane
+            currents = plane @ w                                      # (N, out)
+            if dev.read_noise:
+                spread = squared @ variance
+                np.sqrt(spread, out=spread)
+                spread *= noise[s]
+                currents += spread
+            if adc.bits is not None:
+                full_scale = adc.full_scale * w.shape[0] * (base - 1.0 if dac.bits else 1.0)
+                lsb = 2.0 * full_scale / 2 ** adc.bits
+                currents /= lsb                      # in place: the same rounding as rint(c / lsb) * lsb
+                np.rint(currents, out=currents)
+                currents *= lsb
+                np.clip(currents, -full_scale, full_scale, out=currents)
+            currents *= base ** s
+            if s == 0:
+                partial = currents
+            else:
+                partial += currents
+            drive += squared.sum(axis=0)
+        if dac.bits:
+            drive /= (base - 1.0) ** 2                                 # row drive amplitude a = digit / (base - 1)
         g_siemens = (g[0] + g[1]) * dev.g_range
         load = np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
         return partial, load
