@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from cosim.report.figures import METRIC_LABELS, all_figures
+from cosim.report.paper import comparison_rows
 
 
 def _fmt(value) -> str:
@@ -79,6 +80,16 @@ def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
             ("Memristor chip vs GPU, energy per training step", boundary_note, gpu_table(summary))]
 
 
+def _paper_section(summary: dict) -> tuple[str, str, list[list[str]]] | None:
+    comparison = summary.get("paper_comparison")
+    if comparison is None:
+        return None
+    note = (f"Our run against the published figures of {comparison['reference']}. Ratios are "
+            "whole-run totals inside the `chip_bus_host` boundary. Inference energy is one priced "
+            "forward pass over the test set on each trained chip. " + " ".join(comparison["differences"]))
+    return "Paper comparison", note, comparison_rows(comparison)
+
+
 def write_report(result, out: Path) -> None:
     s = result.summary
     figures = all_figures(result, out)
@@ -88,12 +99,13 @@ def write_report(result, out: Path) -> None:
         intro += " The untrained input itself scores " + ", ".join(
             f"{k} {v:.4g}" for k, v in s["input_baseline"].items()) + "."
     md = [f"# {title}", "", intro, ""]
-    for heading, note, rows in _sections(s):
+    sections = ([paper] if (paper := _paper_section(s)) else []) + _sections(s)
+    for heading, note, rows in sections:
         md += [f"## {heading}", "", note, "", _markdown_table(rows), ""]
     md += ["## Figures", ""] + [f"### {name}\n\n![{name}]({path.name})\n" for name, path in figures.items()]
     (out / "report.md").write_text("\n".join(md))
     parts = [f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"]
-    for heading, note, rows in _sections(s):
+    for heading, note, rows in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(note)}</p>{_html_table(rows)}")
     parts.append("<h2>Figures</h2>")
     for name, path in figures.items():

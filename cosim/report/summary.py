@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosim.report.paper import paper_comparison
+
 SCHEMA = "cosim.summary/1"
 CHIP_ACTIONS = ("dac_conversion", "array_read", "adc_conversion", "program_pulse", "verify_read")
 HOST_ACTIONS = ("host_mac", "host_op", "eapu_draw")
@@ -53,11 +55,19 @@ def method_summary(run) -> dict:
         "weights": run.weights,
         "tiles": run.tiles,
         "final_loss": float(run.loss[-1]),
+        "inference": _inference(run.inference),
     }
 
 
+def _inference(priced: dict) -> dict:
+    """The priced test-set forward pass on the trained chip (see Trainer._price_inference)."""
+    if not priced:
+        return {}
+    return {**priced, "energy_j_per_sample": priced["energy_j"]["total"] / priced["samples"]}
+
+
 def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | None = None) -> dict:
-    return {
+    summary = {
         "dataset": workload.data.dataset,
         "input_baseline": baseline or {},
         "schema": SCHEMA,
@@ -69,3 +79,7 @@ def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | No
         "methods": {run.method: method_summary(run) for run in runs},
         "gpu": gpu,
     }
+    comparison = paper_comparison(summary)
+    if comparison is not None:
+        summary["paper_comparison"] = comparison
+    return summary

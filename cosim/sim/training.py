@@ -55,6 +55,7 @@ class MethodRun:
     training_writes: np.ndarray = None     # per device, writes during training (setup excluded)
     endurance: np.ndarray = None           # per device
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
+    inference: dict = field(default_factory=dict)    # priced test-set forward pass on the trained chip
     wall_s: float = 0.0
 
     @property
@@ -116,6 +117,7 @@ class Trainer:
             self.env.run(until=self._pause)
         self.run.end_ps = self.env.now
         self._collect_wear()
+        self.run.inference = self._price_inference()
         self.run.wall_s = time.perf_counter() - started
         return self.run
 
@@ -161,14 +163,8 @@ class Trainer:
         self.net.backward(grad)
         tape.flush_host()
         for entry in tape.take():
-            yield from self._execute(entry)
+            yield from _execute(self.chip, entry)
         yield from self._update(step)
-
-    def _execute(self, entry):
-        if entry[0] == "mvm":
-            yield from self.chip.mvm(entry[1])
-        else:
-            yield from self.chip.host_work(entry[1], entry[2], entry[3])
 
     def _update(self, step: int):
         lr = self.wl.training.learning_rate
@@ -204,6 +200,34 @@ class Trainer:
         self.run.eval_steps.append(step)
         self.run.scores.append(self.task.scores(outputs))
 
+    def _price_inference(self) -> dict:
+        """One priced forward pass over the test set on the trained chip, on a fresh clock and
+        ledger (so training totals stay as they were). Read noise comes from the evaluation
+        generator. Per test sample the DAC, ADC, bus and host counts are the same for every
+        method; what can differ is the array-read energy (V²·G·t over the trained conductances)
+        and the number of input phases (signed activations need a second phase)."""
+        env, ledger = simpy.Environment(), Ledger()
+        ledger.step = 0
+        chip = Chip(env, self.hw, ledger, self.matrices if self.rule.analog else {})
+        self._measuring(True)
+        for m in self.matrices.values():
+            m.record = True                       # priced this time, but still the eval generator
+        self.tape.phase = "forward"
+        x = self.task.x_test
+        for i in range(0, len(x), EVAL_BATCH):
+            self.net.forward(x[i:i + EVAL_BATCH], train=False)
+            self.tape.flush_host("inference")
+        entries = self.tape.take()
+        self._measuring(False)
+
+        def replay():
+            for entry in entries:
+                yield from _execute(chip, entry)
+        env.run(env.process(replay()))
+        by_action = ledger.energy_by_action(training_only=True)
+        return {"energy_j": {"total": sum(by_action.values()), "by_action": by_action},
+                "latency_s": env.now * 1e-12, "samples": len(x)}
+
     def _measuring(self, on: bool) -> None:
         """Switch every matrix between priced training work and an unpriced measurement with its
         own read-noise generator; discard the host work the measurement did."""
@@ -224,6 +248,14 @@ class Trainer:
             self.run.write_maps[name] = trained.sum(axis=0)
         self.run.training_writes = np.concatenate(writes)
         self.run.endurance = np.concatenate(endurance)
+
+
+def _execute(chip: Chip, entry):
+    """SimPy process: one tape entry (a tile MVM or host work) on `chip`."""
+    if entry[0] == "mvm":
+        yield from chip.mvm(entry[1])
+    else:
+        yield from chip.host_work(entry[1], entry[2], entry[3])
 
 
 def _dense(plan, shape) -> np.ndarray:
