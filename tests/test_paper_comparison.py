@@ -61,7 +61,7 @@ def test_sentences_are_built_from_the_numbers():
     text = " ".join(paper_comparison(_summary(bp_open_loop=BP, eapu=EAPU))["differences"])
     assert "0.4 ‰" in text and "inside the paper's" in text          # 4e-4 written per step
     assert "5×" in text and "10.1 times smaller" in text              # 50.54 / 5
-    assert "caps the ratio at 10×" in text and "program_pulse (75.0%" in text
+    assert "caps the ratio at 10×" in text and "program_pulse (75 %" in text
     assert "+5 dB (+25 %)" in text and "short of" in text
     many = _method(BP["energy_j"]["by_action"], 20.0, 1e4, 50.0, 0.02)
     assert "above the paper's < 1 ‰" in " ".join(paper_comparison(
@@ -108,3 +108,24 @@ def test_report_shows_the_paper_section_only_with_both_rules(tmp_path):
     cosim.write_outputs(one, tmp_path / "one")
     assert "Paper comparison" not in (tmp_path / "one" / "report.md").read_text()
     assert "paper_comparison" not in one.summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workload", ["workloads/eapu_paper_denoise.yaml", "workloads/eapu_paper_srx2.yaml"])
+def test_paper_workload_runs_end_to_end_with_few_steps(workload, tmp_path):
+    result = cosim.run(workload, "hardware_specs/rram_180nm.yaml", steps=2)
+    s = result.summary
+    assert set(s["methods"]) == {"ideal", "bp_open_loop", "write_verify", "eapu"}
+    assert s["methods"]["eapu"]["metric"]["name"] == "test_psnr_db"
+    ours = s["paper_comparison"]["ours"]
+    for key in ("training_energy_bp", "training_energy_wv", "inference_energy_bp", "inference_energy_wv"):
+        assert math.isfinite(ours[key]) and ours[key] > 0, key
+    cosim.write_outputs(result, tmp_path)
+    assert "## Paper comparison" in (tmp_path / "report.md").read_text()
+
+
+def test_relative_gain_needs_a_positive_baseline():
+    negative = _method(BP["energy_j"]["by_action"], -11.0, 1e4, 50.0, 0.9)
+    c = paper_comparison(_summary(bp_open_loop=negative, eapu=EAPU))
+    assert c["ours"]["metric_gain_pct"] is None and c["ours"]["metric_difference"] == pytest.approx(36.0)
+    assert "no relative gain" in c["differences"][-1]
