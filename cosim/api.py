@@ -14,6 +14,7 @@ from cosim.nn.arch import build_arch
 from cosim.nn.tasks import load_task
 from cosim.report.summary import build_summary
 from cosim.sim.training import MethodRun, Trainer
+from cosim.specs.base import SpecError
 from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
 
@@ -76,10 +77,17 @@ def gpu_estimates(workload: WorkloadSpec) -> dict:
 
 
 def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
-        progress: bool = False, chunk_steps: int = 1) -> RunResult:
-    """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult."""
+        progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None) -> RunResult:
+    """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult.
+    `fidelity` ("transaction" or "detailed") overrides the hardware spec's."""
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    if wl.data is None:
+        raise SpecError(workload if isinstance(workload, (str, Path)) else wl.name,
+                        [("data", "missing: this workload is shapes-only; train needs data "
+                                  "(use `cosim cost` for its cost-only estimate)")])
+    if fidelity is not None:
+        hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
     arch = build_arch(wl.network.arch, **wl.network.params)
     task = load_task(wl.data, arch.input_shape)
     runs = []
@@ -93,6 +101,34 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
             "seed": wl.seed, "python": platform.python_version(), "numpy": np.__version__,
             "versions": _versions()}
     return RunResult(summary, _ledger_table(runs), _curves(runs), runs, info)
+
+
+@dataclass
+class CostResult:
+    summary: dict                   # deterministic (cost.json)
+    wall_s: dict                    # per method, seconds of wall time
+    estimates: list = field(repr=False, default_factory=list)
+
+
+def cost(workload, hardware=DEFAULT_HARDWARE, methods=None, progress: bool = False) -> CostResult:
+    """Cost-only estimate of one training step and one inference per method, from layer shapes
+    and update statistics (the workload's `cost_only` section); see cosim.sim.cost_only."""
+    from cosim.report.cost import build_cost_summary
+    from cosim.sim.cost_only import CostModel
+
+    wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods)
+    hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    model = CostModel(wl, hw)
+    estimates = []
+    with _progress(progress, wl, total=1) as advance:
+        for method in wl.methods:
+            tick = advance(method)
+            estimates.append(model.estimate(method))
+            if tick:
+                tick()
+    summary = build_cost_summary(wl, hw, model.arch.name, estimates, gpu_estimates(wl),
+                                 model.expected_eapu_fraction())
+    return CostResult(summary, {e.method: e.wall_s for e in estimates}, estimates)
 
 
 def _ledger_table(runs: list[MethodRun]) -> pd.DataFrame:
@@ -128,8 +164,8 @@ def _versions() -> dict:
 class _progress:
     """A rich progress bar with one task per method (silent when disabled)."""
 
-    def __init__(self, enabled: bool, wl: WorkloadSpec):
-        self.enabled, self.wl = enabled, wl
+    def __init__(self, enabled: bool, wl: WorkloadSpec, total: int | None = None):
+        self.enabled, self.wl, self.total = enabled, wl, total
 
     def __enter__(self):
         if not self.enabled:
@@ -140,7 +176,7 @@ class _progress:
         self.bar.__enter__()
 
         def advance(method: str):
-            task = self.bar.add_task(method, total=self.wl.training.steps)
+            task = self.bar.add_task(method, total=self.total or self.wl.training.steps)
             return lambda: self.bar.advance(task)
         return advance
 
@@ -149,9 +185,13 @@ class _progress:
             self.bar.__exit__(*exc)
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
-    """summary.json, run_info.json, per-step ledger CSV, test-metric CSV, report.md/.html, figures."""
+def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
+                  max_trace_events: int | None = None) -> Path:
+    """summary.json, run_info.json, per-step ledger CSV, test-metric CSV, report.md/.html,
+    figures; with `trace`, trace.json for ui.perfetto.dev (at most `max_trace_events` spans, see
+    cosim.report.trace)."""
     from cosim.report.render import write_report
+    from cosim.report.trace import DEFAULT_MAX_EVENTS, write_trace
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -160,4 +200,6 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> Path:
     result.ledger.to_csv(out / "ledger_steps.csv", index=False)
     result.curves.to_csv(out / "test_metrics.csv", index=False)
     write_report(result, out)
+    if trace:
+        write_trace(result.runs, out / "trace.json", max_trace_events or DEFAULT_MAX_EVENTS)
     return out

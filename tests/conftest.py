@@ -16,10 +16,14 @@ NOISELESS_DEVICE = dict(write_noise=0.0, read_noise=0.0, stuck_fraction=0.0, lev
 
 
 def hardware(**sections) -> HardwareSpec:
-    """The default chip with sections updated, e.g. hardware(device={"read_noise": 0})."""
+    """The default chip with sections updated, e.g. hardware(device={"read_noise": 0}); a
+    top-level scalar is set as given, e.g. hardware(fidelity="detailed")."""
     raw = copy.deepcopy(read_yaml(HW_FILE))
     for section, values in sections.items():
-        raw[section].update(values)
+        if isinstance(values, dict):
+            raw[section].update(values)
+        else:
+            raw[section] = values
     return HardwareSpec.model_validate(raw)
 
 

@@ -101,3 +101,104 @@ def test_same_seed_same_device_state():
     for arr in (a, b):
         program_open_loop(arr, cells, np.full(cells.size, 0.05), now=0.0)
     assert np.array_equal(a.x, b.x) and np.array_equal(a.stuck, b.stuck)
+
+
+# ----- the rules added with the device library ---------------------------------------------------
+def test_mixed_precision_transfers_whole_thresholds_and_keeps_the_remainder():
+    rule = make_rule("mixed_precision")
+    ctx = RuleContext(sigma_write=0.04, weight_bits=16, matrix="m")
+    delta = np.array([0.015, -0.03, 0.001])
+    written = np.zeros(3)
+    for _ in range(3):
+        plan = rule.plan(delta, ctx, np.random.default_rng(0))
+        written[plan.cells] += plan.delta
+        assert np.allclose(np.abs(plan.delta) / 0.04, np.rint(np.abs(plan.delta) / 0.04))
+    # Nothing lost: written + accumulator = everything asked for.
+    assert np.allclose(written + rule.accumulators["m"], 3 * delta)
+    assert np.all(np.abs(rule.accumulators["m"]) < 0.04)
+    assert list(np.flatnonzero(written)) == [0, 1]
+
+
+def test_manhattan_writes_one_pulse_step_by_sign():
+    ctx = RuleContext(sigma_write=0.037, weight_bits=16, pulse_step=1 / 128)
+    plan = make_rule("manhattan").plan(np.array([[0.2, 0.0], [-1e-6, 3e-3]]), ctx, np.random.default_rng(0))
+    assert list(plan.cells) == [0, 2, 3]
+    assert np.allclose(plan.delta, [1 / 128, -1 / 128, 1 / 128])
+
+
+def test_adaptive_eapu_threshold_follows_each_cells_current_sigma():
+    sigma = np.array([0.02, 0.08])
+    rule = make_rule("eapu_adaptive")
+    delta = np.tile(np.array([0.004, 0.004]), 100_000)
+    ctx = RuleContext(0.02, 16, current_sigma=lambda: np.tile(sigma, 100_000))
+    plan = rule.plan(delta, ctx, np.random.default_rng(1))
+    cols = plan.cells % 2
+    assert np.allclose(np.abs(plan.delta), sigma[cols])
+    for c in (0, 1):   # unbiased per cell: written fraction × step = ΔW
+        rate = (cols == c).sum() / 100_000
+        assert rate * sigma[c] == pytest.approx(0.004, rel=0.05)
+
+
+def test_tiki_taka_moves_what_the_fast_matrix_holds_onto_the_slow_one():
+    from cosim.nn.analog import AnalogMatrix
+    from tests.conftest import ideal_hardware
+    hw = ideal_hardware()
+    fast = AnalogMatrix("w.fast", np.zeros((4, 3)), hw, 1.0, np.random.default_rng(0))
+    fast.devices.set_exact(np.array([[0.3, -0.2, 0.0]] + [[0.0] * 3] * 3))
+    rule = make_rule("tiki_taka")
+    ctx = RuleContext(0.0, 16, matrix="w", pulse_step=None, fast=fast)
+    plans = rule.plan(np.full((4, 3), 0.01), ctx, np.random.default_rng(0))
+    to_slow, reset_fast, update_fast = plans
+    assert list(to_slow.cells) == [0, 1] and np.allclose(to_slow.delta, [0.3, -0.2])
+    assert reset_fast.target == ".fast" and np.allclose(reset_fast.delta, [-0.3, 0.2])
+    assert update_fast.target == ".fast" and update_fast.cells.size == 12
+    assert len(fast.ops) == 1                      # the read is a priced MVM on the fast tiles
+
+
+def test_all_rules_run_and_tiki_taka_prices_its_fast_tiles():
+    from cosim.specs.workload import KNOWN_METHODS
+    result = api.run(workload(steps=6, methods=KNOWN_METHODS), hardware())
+    methods = result.summary["methods"]
+    assert set(methods) == set(KNOWN_METHODS)
+    assert methods["tiki_taka"]["tiles"] == 2 * methods["bp_open_loop"]["tiles"]
+    assert methods["mixed_precision"]["writes"]["cell_writes"] < methods["bp_open_loop"]["writes"]["cell_writes"]
+    wv = methods["write_verify"]["programming"]["write_verify"]
+    assert wv["verify_reads"] > 0 and wv["iterations_per_device"]["max"] >= wv["iterations_per_device"]["p50"] >= 1
+    life = methods["eapu"]["lifetime"]
+    assert life["steps_to_first_cell_failure_vs_bp_open_loop"] == pytest.approx(
+        life["steps_to_first_cell_failure"] / methods["bp_open_loop"]["lifetime"]["steps_to_first_cell_failure"])
+
+
+def test_stuck_cells_at_start_cost_accuracy_and_spares_recover_it():
+    wl = workload(steps=60, methods=("bp_open_loop",))
+    faulty = hardware(device={"stuck_fraction": 0.3})
+    spared = hardware(device={"stuck_fraction": 0.3}, tile={"spare_cols": 48})
+    clean = api.run(wl, hardware(device={"stuck_fraction": 0.0})).summary["methods"]["bp_open_loop"]
+    bad = api.run(wl, faulty).summary["methods"]["bp_open_loop"]
+    fixed = api.run(wl, spared).summary["methods"]["bp_open_loop"]
+    assert bad["metric"]["value"] < clean["metric"]["value"] - 0.05
+    assert fixed["programming"]["faults"]["remapped_columns"] > 0
+    assert fixed["programming"]["faults"]["stuck_at_start"] < bad["programming"]["faults"]["stuck_at_start"]
+
+
+@pytest.mark.slow
+def test_tiki_taka_with_full_transfer_on_ideal_hardware_matches_sgd():
+    """Noiseless devices, every row transferred every step: C is SGD with gradients one step
+    stale, so after a full run it reaches SGD's accuracy (early on the two differ)."""
+    from tests.conftest import ideal_hardware
+    raw = workload(steps=400, methods=("bp_open_loop", "tiki_taka")).model_dump()
+    raw["rules"]["tiki_taka"]["rows_per_transfer"] = 64
+    from cosim.specs.workload import WorkloadSpec
+    methods = api.run(WorkloadSpec.model_validate(raw), ideal_hardware()).summary["methods"]
+    assert methods["tiki_taka"]["metric"]["value"] == pytest.approx(methods["bp_open_loop"]["metric"]["value"], abs=0.03)
+
+
+def test_retention_checks_measure_the_drifted_network():
+    wl = workload(steps=20, methods=("bp_open_loop",), retention_checks=["3600 s", "1e5 s"])
+    steady = hardware(device={"read_noise": 0.0, "relaxation_shift": 0.0, "relaxation_sigma": 0.0})
+    relaxing = hardware(device={"read_noise": 0.0, "relaxation_sigma": 0.2})
+    kept = api.run(wl, steady).summary["methods"]["bp_open_loop"]
+    lost = api.run(wl, relaxing).summary["methods"]["bp_open_loop"]
+    assert list(kept["retention"]) == ["3600 s", "100000 s"]
+    assert all(v == kept["metric"]["value"] for v in kept["retention"].values())
+    assert lost["retention"]["100000 s"] < lost["metric"]["value"] - 0.1

@@ -141,3 +141,21 @@ def test_eapu_writes_fewer_cells_than_open_loop(small_run):
     assert methods["eapu"]["writes"]["fraction_updated_per_step"] < methods["bp_open_loop"]["writes"]["fraction_updated_per_step"]
     assert methods["eapu"]["writes"]["cell_writes"] < methods["bp_open_loop"]["writes"]["cell_writes"]
     assert methods["ideal"]["lifetime"]["steps_to_first_cell_failure"] is None
+
+
+def test_summary_gives_gpu_over_chip_ratios_per_boundary_per_step_and_per_run(small_run, tmp_path):
+    s = small_run.summary
+    assert set(s["chip_vs_gpu"]) == {m for m in s["methods"] if m != "ideal"}
+    for method, per_gpu in s["chip_vs_gpu"].items():
+        energy = s["methods"][method]["energy_j"]
+        for name, ratios in per_gpu.items():
+            gpu = s["gpu"][name]
+            for boundary, chip in energy["by_boundary"].items():
+                assert ratios["per_step"][boundary] == pytest.approx(gpu["energy_j_per_step"] / (chip / s["steps"]))
+                assert ratios["per_run"][boundary] == pytest.approx(gpu["energy_j_run"] / (chip + energy["setup"]))
+            # wider boundary, more chip energy, smaller ratio; the setup only lowers the run ratio
+            assert ratios["per_step"]["chip"] >= ratios["per_step"]["chip_bus"] >= ratios["per_step"]["chip_bus_host"]
+            assert ratios["per_run"]["chip"] < ratios["per_step"]["chip"]
+    from cosim.api import write_outputs
+    report = write_outputs(small_run, tmp_path) / "report.md"
+    assert "h200 ÷ chip, per run" in report.read_text()

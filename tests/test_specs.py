@@ -31,8 +31,9 @@ def test_default_files_load_with_si_values():
     assert load_workload(WL_FILE).methods == ("ideal", "bp_open_loop", "write_verify", "eapu")
 
 
-def test_every_default_number_has_a_source():
-    hw = load_hardware(HW_FILE)
+@pytest.mark.parametrize("chip", sorted(HW_FILE.parent.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_default_number_has_a_source(chip):
+    hw = load_hardware(chip)
     for section in ("device", "tile", "dac", "adc", "write_verify", "eapu", "bus", "host"):
         spec = getattr(hw, section)
         numeric = [f for f, v in spec.model_dump().items() if isinstance(v, (int, float)) and not isinstance(v, bool)]

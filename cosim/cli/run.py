@@ -1,4 +1,5 @@
-"""`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N] [--steps N] [--methods a,b]`"""
+"""`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N] [--steps N] [--methods a,b]
+[--fidelity transaction|detailed] [--trace [--trace-events N]]`"""
 from __future__ import annotations
 
 import argparse
@@ -18,23 +19,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="override the workload's seed")
     parser.add_argument("--steps", type=int, help="override the number of training steps")
     parser.add_argument("--methods", help="comma-separated update rules, e.g. ideal,eapu")
+    parser.add_argument("--fidelity", choices=["transaction", "detailed"],
+                        help="override the chip spec's fidelity (detailed: per-conversion/pulse events; small configurations)")
+    parser.add_argument("--trace", action="store_true", help="also write trace.json (Chrome/Perfetto trace-event format)")
+    parser.add_argument("--trace-events", type=int, help="most spans in trace.json; longer runs keep evenly sampled steps (default 50000)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="no training: the cost-only estimate of `cosim cost` (uses --hardware, "
+                             "--methods, --out, --quiet; add --json for JSON)")
+    parser.add_argument("--json", action="store_true", help="with --cost-only: print cost.json")
+    parser.add_argument("--update-scale", type=float, help="with --cost-only: override cost_only.update_scale")
 
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
 
+    if args.cost_only:
+        from cosim.cli.cost import run_command as cost_command
+        return cost_command(args)
     workload = load_workload(resolve_path(args.workload))
+    if workload.data is None:
+        raise UsageError(f"{args.workload}: data: missing; this workload is shapes-only, so it "
+                         "cannot train (use `cosim cost` or `cosim run --cost-only`)")
     hardware = load_hardware(resolve_path(args.hardware))
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: must be >= 1, got {args.steps}")
+    if args.trace_events is not None and args.trace_events < 1:
+        raise UsageError(f"--trace-events: must be >= 1, got {args.trace_events}")
     try:
         result = run(workload, hardware, methods=methods, seed=args.seed, steps=args.steps,
-                     progress=not args.quiet)
+                     progress=not args.quiet, fidelity=args.fidelity)
     except ValueError as exc:  # a bad override, e.g. an unknown method name
         raise UsageError(f"{'--methods' if methods else 'arguments'}: {exc}") from None
-    out = write_outputs(result, args.out or f"reports/{workload.name}")
-    print(f"wrote {out}/report.html, report.md, summary.json")
+    out = write_outputs(result, args.out or f"reports/{workload.name}", trace=args.trace,
+                        max_trace_events=args.trace_events)
+    print(f"wrote {out}/report.html, report.md, summary.json" + (", trace.json" if args.trace else ""))
     _print_table(result.summary)
     return 0
 

@@ -6,7 +6,7 @@ import sys
 
 from cosim.specs.base import SpecError, read_yaml, validate_mapping
 from cosim.specs.gpu import GpuSpec
-from cosim.specs.hardware import HardwareSpec
+from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.workload import WorkloadSpec
 
 NAME = "validate"
@@ -21,7 +21,7 @@ def kind_of(data: dict) -> type:
     """Workloads have a network, chips a device, GPUs a peak FP32 rate."""
     if "network" in data or "training" in data:
         return WorkloadSpec
-    if "device" in data or "tile" in data:
+    if "device" in data or "tile" in data or "extends" in data:
         return HardwareSpec
     return GpuSpec
 
@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             data = read_yaml(path)
-            spec = validate_mapping(kind_of(data), data, path)
+            kind = kind_of(data)
+            spec = load_hardware(path) if kind is HardwareSpec else validate_mapping(kind, data, path)
             print(f"{path}: ok ({type(spec).__name__} {getattr(spec, 'name', '')})")
         except SpecError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosim.devices.response import PulseResponse
+from cosim.devices.behaviours import make_behaviour
 from cosim.specs.hardware import DeviceSpec
 
 
@@ -42,15 +42,46 @@ class DeviceArray:
     def __init__(self, spec: DeviceSpec, shape: tuple[int, int], rng: np.random.Generator):
         self.spec, self.shape, self.rng = spec, tuple(shape), rng
         full = (2, *shape)
-        self.response = PulseResponse(spec.levels, spec.nonlinearity_up, spec.nonlinearity_down)
+        self.behaviour = make_behaviour(spec)
+        self.response = self.behaviour.response
+        # 33 bytes per device: the conductance and the time of its last write (drift ages are
+        # differences of times) stay float64; counts and drawn per-device constants are 32-bit.
         self.x = np.zeros(full)                     # normalised conductance, fresh devices at g_min
         self.write_count = np.zeros(full, dtype=np.uint32)
-        self.pulse_count = np.zeros(full, dtype=np.uint64)
+        self.pulse_count = np.zeros(full, dtype=np.uint32)
         self.last_write_time = np.zeros(full)       # seconds of simulated time
-        self.step_scale = np.maximum(1.0 + spec.step_spread * rng.standard_normal(full), 0.05)
-        self.endurance = np.exp(np.log(spec.endurance_median) + spec.endurance_sigma * rng.standard_normal(full))
-        self.stuck = rng.random(full) < spec.stuck_fraction
-        self._stick(self.stuck)
+        self.clock = 0.0                            # simulated time the state is current at, s
+        self.step_scale = np.zeros(full, dtype=np.float32)
+        self.endurance = np.zeros(full, dtype=np.float32)
+        self.stuck = np.zeros(full, dtype=bool)
+        self._fresh(np.ones(full, dtype=bool))
+        self.stuck_at_start = int(self.stuck.sum())
+
+    def _fresh(self, mask: np.ndarray) -> None:
+        """Draw new devices at `mask`: step spread, lognormal endurance, stuck-at-start."""
+        spec, rng, count = self.spec, self.rng, int(mask.sum())
+        self.x[mask] = 0.0
+        self.step_scale[mask] = np.maximum(1.0 + spec.step_spread * rng.standard_normal(count), 0.05)
+        self.endurance[mask] = np.exp(np.log(spec.endurance_median) + spec.endurance_sigma * rng.standard_normal(count))
+        self.stuck[mask] = False
+        stuck = np.zeros_like(mask)
+        stuck[mask] = rng.random(count) < spec.stuck_fraction
+        self._stick(stuck)
+
+    def remap_stuck_columns(self, spares_per_tile: int, tile_cols: int) -> int:
+        """Replace, per tile column block, up to `spares_per_tile` columns holding stuck devices
+        (most stuck first) by fresh spare columns; returns the number remapped."""
+        if spares_per_tile <= 0:
+            return 0
+        stuck_per_col = self.stuck.sum(axis=(0, 1))
+        mask = np.zeros(self.x.shape, dtype=bool)
+        for start in range(0, self.shape[1], tile_cols):
+            block = stuck_per_col[start:start + tile_cols]
+            worst = np.argsort(-block, kind="stable")[:spares_per_tile]
+            mask[:, :, start + worst[block[worst] > 0]] = True
+        self._fresh(mask)
+        self.stuck_at_start = int(self.stuck.sum())
+        return int(mask[0, 0].sum())
 
     # ----- state views --------------------------------------------------------------------
     @property
@@ -70,6 +101,43 @@ class DeviceArray:
         """0 where the + device carries the weight, 1 where the − device does; shape (rows, cols)."""
         return (self.x[1] > self.x[0]).astype(np.intp)
 
+    # ----- time: drift and relaxation, applied lazily when the array is touched -------------
+    def advance_to(self, now: float) -> None:
+        """Bring every device to simulated time `now` (s): since its last write a device drifts
+        as G ∝ (t/t0)^-ν and relaxes by a mean shift and a spread growing with ln(t/t0).
+        Increments compose exactly, so the result does not depend on how often it is called."""
+        if now <= self.clock:
+            return
+        if self.spec.has_drift:
+            spec = self.spec
+            age_then = np.maximum(self.clock - self.last_write_time, spec.drift_t0)
+            age_now = np.maximum(now - self.last_write_time, spec.drift_t0)
+            log_ratio = np.log(age_now / age_then)
+            moving = (log_ratio > 0) & ~self.stuck
+            if moving.any():
+                lr = log_ratio[moving]
+                g = (self.x[moving] + self.g_min_x) * np.exp(-spec.drift_nu * lr) - self.g_min_x
+                g += spec.relaxation_shift * lr
+                if spec.relaxation_sigma:
+                    g += spec.relaxation_sigma * np.sqrt(lr) * self.rng.standard_normal(lr.shape)
+                self.x[moving] = np.clip(g, 0.0, 1.0)
+        self.clock = now
+
+    @property
+    def nominal_write_sigma(self) -> float:
+        """σ of one fresh write, normalised: the cycle noise, or one code step on binary cells."""
+        return self.spec.write_noise if self.spec.model != "binary_sliced" else 1.0 / self.response.levels
+
+    def write_sigma(self, now: float) -> np.ndarray:
+        """σ a write lands with (normalised), per weight cell (its active device), at `now`:
+        one pulse's noise grown by the relaxation spread accumulated since the last write."""
+        spec, base = self.spec, self.nominal_write_sigma
+        if not spec.relaxation_sigma:
+            return np.full(self.shape, base)
+        age = np.maximum(now - self.last_write_time, spec.drift_t0)
+        sigma = np.sqrt(base ** 2 + spec.relaxation_sigma ** 2 * np.log(age / spec.drift_t0))
+        return np.take_along_axis(sigma, self.active_device()[None], axis=0)[0]
+
     def read_normalised(self, flat: np.ndarray, reads: int = 1) -> np.ndarray:
         """Noisy normalised conductance of devices `flat`, averaged over `reads` reads."""
         x = self.x.flat[flat]
@@ -84,20 +152,18 @@ class DeviceArray:
         the bounds. Stuck devices do not move but the pulses are still spent (the controller
         cannot tell). Each device written counts one cycle against its endurance.
         """
+        self.advance_to(now)
         keep = n != 0
         flat, n = flat[keep], n[keep]
-        pulses = self.response.charged_pulses(n)
         live = ~self.stuck.flat[flat]
-        target = self.response.after_pulses(self.x.flat[flat], n, self.step_scale.flat[flat])
-        noise = self.spec.write_noise * np.sqrt(pulses) * self.rng.standard_normal(n.shape)
-        new_x = np.clip(target + noise, 0.0, 1.0)
+        new_x, pulses = self.behaviour.land(self.x.flat[flat], n, self.step_scale.flat[flat], self.rng)
         self.x.flat[flat[live]] = new_x[live]
         self._count_wear(flat, pulses, now)
         return WriteOutcome(flat, pulses, n > 0)
 
     def _count_wear(self, flat: np.ndarray, pulses: np.ndarray, now: float) -> None:
         self.write_count.flat[flat] += np.uint32(1)
-        self.pulse_count.flat[flat] += pulses.astype(np.uint64)
+        self.pulse_count.flat[flat] += pulses.astype(np.uint32)
         self.last_write_time.flat[flat] = now
         worn = (self.write_count.flat[flat] >= self.endurance.flat[flat]) & ~self.stuck.flat[flat]
         if worn.any():

@@ -42,30 +42,16 @@ class VerifyOutcome:
         return (self.reads > 0).sum(axis=0)
 
 
-def active_device_changes(array: DeviceArray, cells: np.ndarray,
-                          delta_fraction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map weight changes of `cells` to (device flat indices, normalised conductance changes).
-
-    The active device moves by the change; a change that would take it below g_min (the weight
-    crossing zero) resets it to g_min and programs the remainder onto the other device.
-    """
-    plane = array.shape[0] * array.shape[1]
-    x_plus, x_minus = array.x[0].ravel()[cells], array.x[1].ravel()[cells]
-    on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (delta_fraction < 0))
-    magnitude = np.where(on_minus, x_minus, x_plus)
-    change = np.where(on_minus, -delta_fraction, delta_fraction)
-    crossing = magnitude + change < 0
-    active = on_minus.astype(np.intp) * plane + cells
-    other = (~on_minus).astype(np.intp) * plane + cells
-    devices = np.concatenate([active, other[crossing]])
-    deltas = np.concatenate([np.where(crossing, -magnitude, change), -(magnitude + change)[crossing]])
-    return devices, deltas
+def device_changes(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray):
+    """(device flat indices, normalised conductance changes) for weight changes of `cells`,
+    as the device's behaviour maps them onto the pair (see cosim.devices.behaviours)."""
+    return array.behaviour.device_changes(array.x, cells, delta_fraction)
 
 
 def program_open_loop(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray,
                       now: float) -> WriteOutcome:
     """One pulse train per cell, sized for the wanted change on a nominal device, no read-back."""
-    devices, delta_x = active_device_changes(array, cells, delta_fraction)
+    devices, delta_x = device_changes(array, cells, delta_fraction)
     return array.apply_pulses(devices, array.response.pulses_for(delta_x), now)
 
 
@@ -73,7 +59,7 @@ def program_verify_delta(array: DeviceArray, cells: np.ndarray, delta_fraction: 
                          tolerance: float, max_iterations: int, max_pulses: int, reads: int,
                          now: float) -> VerifyOutcome:
     """Write-verify each cell's active device to its current value plus the wanted change."""
-    devices, delta_x = active_device_changes(array, cells, delta_fraction)
+    devices, delta_x = device_changes(array, cells, delta_fraction)
     target = np.clip(array.x.flat[devices] + delta_x, 0.0, 1.0)
     return program_verify(array, devices, target, tolerance, max_iterations, max_pulses, reads, now)
 
@@ -82,6 +68,7 @@ def program_verify(array: DeviceArray, devices: np.ndarray, target_x: np.ndarray
                    max_iterations: int, max_pulses: int, reads: int, now: float) -> VerifyOutcome:
     """Closed loop: read (averaging `reads` reads), stop if within `tolerance` (normalised),
     else pulse towards the target (at most `max_pulses`), for at most `max_iterations` rounds."""
+    array.advance_to(now)
     count = devices.size
     reads_log = np.zeros((max_iterations, count), dtype=np.int32)
     pulses_log = np.zeros((max_iterations, count))

@@ -18,15 +18,22 @@ class Chip:
     def __init__(self, env: simpy.Environment, hw: HardwareSpec, ledger, matrices: dict):
         self.env, self.hw, self.ledger = env, hw, ledger
         self.costs = ActionCosts(hw)
+        detailed = hw.fidelity == "detailed"
         self.bus = HostBus(env, self.costs, ledger)
         self.host = Host(env, self.costs, ledger)
-        self.tiles = {name: [Tile(env, f"{name}.tile{r}.{c}", self.costs, ledger)
+        self.tiles = {name: [Tile(env, f"{name}.tile{r}.{c}", self.costs, ledger, detailed)
                              for r in range(m.tile_grid[0]) for c in range(m.tile_grid[1])]
                       for name, m in matrices.items()}
         self.matrices = matrices
-        self.controllers = {"open_loop": OpenLoopController(env, self.costs),
-                            "eapu": EaPUController(env, self.costs),
-                            "verify": WriteVerifyController(env, self.costs)}
+        for matrix in matrices.values():   # devices drift on the simulated clock, in seconds
+            matrix.clock = self.clock_s
+        self.controllers = {"open_loop": OpenLoopController(env, self.costs, detailed),
+                            "eapu": EaPUController(env, self.costs, detailed),
+                            "verify": WriteVerifyController(env, self.costs, detailed)}
+
+    def clock_s(self) -> float:
+        """Simulated time in seconds."""
+        return self.env.now * 1e-12
 
     @property
     def tile_count(self) -> int:
@@ -48,6 +55,14 @@ class Chip:
         yield self.env.all_of(runs)
         yield from self.bus.transfer(f"{op.direction}_out", op.vectors * op.out_features * bits)
 
+    def replay(self, entries):
+        """SimPy process: recorded work in order, ("mvm", MvmOp) or ("host", op, macs, ops)."""
+        for entry in entries:
+            if entry[0] == "mvm":
+                yield from self.mvm(entry[1])
+            else:
+                yield from self.host_work(entry[1], entry[2], entry[3])
+
     def host_work(self, op: str, macs: float, ops: float, draws: float = 0.0):
         """SimPy process: digital work on the host."""
         if macs or ops or draws:
@@ -60,6 +75,18 @@ class Chip:
         if bits:
             yield from self.bus.transfer("write_plan", bits)
         return (yield from self.controllers[controller].program(self.matrices[name], self.tiles[name], plan))
+
+    def program_tiles(self, name: str, controller: str, plan_bits: float, per_tile: list):
+        """SimPy process: a write plan whose effect on each tile is already known as
+        (latency s, {action: (count, J)}) per tile, row-major (the cost-only mode's statistics).
+        Same bus transfer and tile transactions as `program`, without device numerics."""
+        if plan_bits:
+            yield from self.bus.transfer("write_plan", plan_bits)
+        op = self.controllers[controller].op
+        events = [tile.program(op, latency, actions)
+                  for tile, (latency, actions) in zip(self.tiles[name], per_tile) if actions]
+        if events:
+            yield self.env.all_of(events)
 
     def program_initial(self, name: str, outcome):
         """SimPy process: price the write-verify that placed the initial weights."""

@@ -2,7 +2,8 @@
 
 Rows of a tile are programmed one after another, all selected cells of a row in parallel;
 SET and RESET pulses need different voltages, so a row takes (max SET + max RESET pulses) ·
-pulse width. Tiles program in parallel.
+pulse width. Tiles program in parallel. In detailed fidelity every pulse slot of every row is
+its own event (the cells of the row that still need a pulse get one).
 """
 from __future__ import annotations
 
@@ -27,12 +28,43 @@ def pulse_actions(costs: ActionCosts, matrix, devices: np.ndarray, pulses: np.nd
             per_tile_device_sum(costs.pulse_energy(pulses * g), rows))
 
 
+def pulse_slot_units(costs: ActionCosts, pulses: np.ndarray, potentiating: np.ndarray,
+                     pulse_energy: np.ndarray) -> tuple[list[float], list[dict]]:
+    """Detailed fidelity, one row's trains: a unit per SET slot, then per RESET slot; slot k
+    pulses every device of that polarity with more than k pulses. `pulse_energy`: J of one pulse
+    on each device. Returns (unit seconds, unit actions)."""
+    seconds, actions = [], []
+    for polarity in (True, False):
+        mine = potentiating == polarity
+        count, energy = pulses[mine], pulse_energy[mine]
+        for k in range(int(count.max(initial=0))):
+            on = count > k
+            seconds.append(costs.pulse_time(1))
+            actions.append({"program_pulse": (int(on.sum()), float(energy[on].sum()))})
+    return seconds, actions
+
+
+def detailed_tile_events(tiles: list, op: str, rows, row_units) -> list:
+    """Detailed fidelity: per tile, its physical rows one after another; `row_units(mask)` gives
+    the (unit seconds, unit actions) of the row whose devices are `mask`."""
+    events = []
+    for t in range(rows.n_tiles):
+        seconds, actions = [], []
+        for row in np.flatnonzero(rows.row_tile == t):
+            s, a = row_units(rows.row_key == row)
+            seconds += s
+            actions += a
+        if seconds:
+            events.append(tiles[t].program_units(op, np.array(seconds), actions))
+    return events
+
+
 class OpenLoopController:
     kind = "open_loop_controller"
     op = "open_loop_write"
 
-    def __init__(self, env, costs: ActionCosts):
-        self.env, self.costs = env, costs
+    def __init__(self, env, costs: ActionCosts, detailed: bool = False):
+        self.env, self.costs, self.detailed = env, costs, detailed
 
     def program(self, matrix, tiles: list, plan):
         """SimPy process: write `plan` into `matrix`, whose tiles are `tiles` (row-major)."""
@@ -41,11 +73,18 @@ class OpenLoopController:
         if outcome.devices.size == 0:
             return outcome
         tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
-        row_time = row_pulse_time(self.costs, rows, outcome.pulses, outcome.potentiating)
+        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
         pulses, energy = pulse_actions(self.costs, matrix, outcome.devices, outcome.pulses, rows)
-        latency = per_tile_sum(row_time, rows)
-        events = [tiles[t].program(self.op, latency[t], {"program_pulse": (pulses[t], energy[t])})
-                  for t in np.flatnonzero(pulses)]
+        if self.detailed:
+            events = self._detailed_events(matrix, tiles, outcome, rows)
+        else:
+            latency = per_tile_sum(row_pulse_time(self.costs, rows, outcome.pulses, outcome.potentiating), rows)
+            events = [tiles[t].program(self.op, latency[t], {"program_pulse": (pulses[t], energy[t])})
+                      for t in np.flatnonzero(pulses)]
         yield self.env.all_of(events)
         return outcome
+
+    def _detailed_events(self, matrix, tiles, outcome, rows) -> list:
+        per_pulse = self.costs.pulse_energy(matrix.devices.conductance().flat[outcome.devices])
+        return detailed_tile_events(tiles, self.op, rows, lambda mine: pulse_slot_units(
+            self.costs, outcome.pulses[mine], outcome.potentiating[mine], per_pulse[mine]))

@@ -2,7 +2,8 @@
 every cell of the row is within tolerance or the iteration cap is reached.
 
 Row time = Σ over iterations of [verify read of the row's pending cells + (max SET + max RESET
-pulses) · pulse width]; rows one after another, tiles in parallel.
+pulses) · pulse width]; rows one after another, tiles in parallel. In detailed fidelity each
+verify read of a row and each of its pulse slots is its own event.
 """
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ import numpy as np
 from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import VerifyOutcome, program_verify_delta
 from cosim.hardware.cell_map import map_rows, per_tile_device_sum, per_tile_sum
-from cosim.hardware.open_loop_controller import pulse_actions, row_pulse_time
+from cosim.hardware.open_loop_controller import (detailed_tile_events, pulse_actions, pulse_slot_units,
+                                                 row_pulse_time)
 
 
 class WriteVerifyController:
     kind = "write_verify_controller"
     op = "write_verify"
 
-    def __init__(self, env, costs: ActionCosts):
-        self.env, self.costs = env, costs
+    def __init__(self, env, costs: ActionCosts, detailed: bool = False):
+        self.env, self.costs, self.detailed = env, costs, detailed
 
     def program(self, matrix, tiles: list, plan):
         """SimPy process: write-verify `plan` into `matrix` (tiles row-major)."""
@@ -35,7 +37,10 @@ class WriteVerifyController:
         if outcome.devices.size == 0:
             return
         tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, tile_spec.cols)
+        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
+        if self.detailed:
+            yield self.env.all_of(self._detailed_events(matrix, tiles, outcome, rows))
+            return
         row_time = np.zeros(rows.n_rows)
         row_reads = np.zeros(rows.n_rows)
         for reads, pulses, up in zip(outcome.reads, outcome.pulses, outcome.potentiating):
@@ -60,3 +65,30 @@ class WriteVerifyController:
         return [tiles[t].program(self.op, latency[t], {"verify_read": (verify_count[t], verify_energy[t]),
                                                        "program_pulse": (pulse_count[t], pulse_energy[t])})
                 for t in np.flatnonzero(verify_count)]
+
+    def _detailed_events(self, matrix, tiles, outcome, rows) -> list:
+        """Per tile, row after row: each iteration's verify read, then its pulse slots."""
+        g = matrix.devices.conductance().flat[outcome.devices]
+        active = [bool((reads > 0).any()) for reads in outcome.reads]
+        iterations = range(active.index(False) if False in active else len(active))
+        return detailed_tile_events(tiles, self.op, rows,
+                                    lambda mine: self._row_units(outcome, g, mine, iterations))
+
+    def _row_units(self, outcome, g, mine, iterations) -> tuple[list, list]:
+        costs = self.costs
+        per_pulse = costs.pulse_energy(g[mine])
+        seconds, actions = [], []
+        for i in iterations:
+            reads = outcome.reads[i]
+            reading = mine & (reads > 0)
+            if not reading.any():
+                continue
+            n = reads[reading]
+            seconds.append(costs.verify_read_time(reads.max(), int(reading.sum())))
+            energy = (costs.array_read_energy(n * g[reading]).sum() + costs.adc_energy(n).sum()
+                      + costs.dac_energy(reads.max()))
+            actions.append({"verify_read": (int(n.sum()), float(energy))})
+            s, a = pulse_slot_units(costs, outcome.pulses[i][mine], outcome.potentiating[i][mine], per_pulse)
+            seconds += s
+            actions += a
+        return seconds, actions

@@ -47,6 +47,12 @@ def _blocks(size: int, block: int) -> list[slice]:
     return [slice(start, min(start + block, size)) for start in range(0, size, block)]
 
 
+def _planes_matmul(planes: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(slices, N, rows) @ (rows, out) as one 2-D BLAS product (numpy's stacked matmul loops
+    over slices and is many times slower)."""
+    return (planes.reshape(-1, planes.shape[-1]) @ w).reshape(*planes.shape[:-1], w.shape[1])
+
+
 class AnalogMatrix:
     """`Matrix` backed by a DeviceArray; see the module docstring for the numerics."""
 
@@ -55,10 +61,15 @@ class AnalogMatrix:
         self.name, self.hw, self.weight_bound, self.rng = name, hardware, weight_bound, rng
         self.in_features, self.out_features = w_init.shape
         self.devices = DeviceArray(hardware.device, w_init.shape, rng)
+        # A binary-sliced device spends cells_per_weight physical columns on each weight column.
+        self.cells_per_weight = hardware.device.cells_per_weight
+        self.tile_weight_cols = max(hardware.tile.cols // self.cells_per_weight, 1)
+        self.remapped_cols = self.devices.remap_stuck_columns(hardware.tile.spare_cols, self.tile_weight_cols)
         self.row_blocks = _blocks(self.in_features, hardware.tile.rows)
-        self.col_blocks = _blocks(self.out_features, hardware.tile.cols)
+        self.col_blocks = _blocks(self.out_features, self.tile_weight_cols)
         self.ops: list[MvmOp] = []
         self.record = True
+        self.clock = lambda: 0.0   # simulated time in seconds; the chip wires in its clock
 
     @property
     def tile_grid(self) -> tuple[int, int]:
@@ -79,6 +90,7 @@ class AnalogMatrix:
     # ----- numerics ---------------------------------------------------------------------------
     def _mvm(self, x: np.ndarray, transpose: bool) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
+        self.devices.advance_to(self.clock())
         w = self.devices.weight_fraction()
         g = self.devices.x + self.devices.g_min_x        # conductance / (g_max - g_min)
         if transpose:
@@ -88,13 +100,16 @@ class AnalogMatrix:
         scale = float(np.max(np.abs(x))) if x.size else 0.0
         phases = [p for p in (np.maximum(x, 0.0), np.maximum(-x, 0.0)) if p.any()] or [x * 0.0]
         signs = [1.0, -1.0] if len(phases) == 2 else [1.0 if x.max(initial=0.0) > 0 else -1.0]
-        levels, planes_of = self._input_planes()
+        levels, digits_of = self._input_digits()
         y = np.zeros((x.shape[0], w.shape[1]))
         load = np.zeros((len(in_blocks), len(out_blocks)))
         for sign, phase in zip(signs, phases):
-            code = self._input_code(phase / scale if scale > 0 else phase)
+            digits = digits_of(phase / scale if scale > 0 else phase)
             for r, rows in enumerate(in_blocks):
-                partial, load_r = self._block_mvm(planes_of(code[:, rows]), w[rows], g[:, rows], out_blocks)
+                # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
+                # slower on strided views; one block at a time keeps the peak memory small.
+                partial, load_r = self._block_mvm(digits[..., rows], np.ascontiguousarray(w[rows]),
+                                                  np.ascontiguousarray(g[:, rows]), out_blocks)
                 y += sign * partial
                 load[r] += load_r
         if self.record:
@@ -102,67 +117,41 @@ class AnalogMatrix:
                                      out_blocks, load))
         return y * (scale / levels[0]) * self.weight_bound if scale > 0 else y
 
-    def _input_code(self, p: np.ndarray) -> np.ndarray:
-        """Inputs in [0, 1] as the DAC's integer input codes (unchanged for an ideal DAC)."""
+    def _input_digits(self):
+        """(levels, fn) where fn maps inputs in [0,1] to (slices, N, rows) digit planes and
+        levels = (full-scale input code, digit base, number of slices)."""
         dac = self.hw.dac
         if dac.bits is None:
-            return p
-        dtype = np.uint8 if dac.input_bits <= 8 else (np.uint16 if dac.input_bits <= 16 else np.uint32)
-        return np.rint(p * (2.0 ** dac.input_bits - 1.0)).astype(dtype)  # small ints: cheap shifts
-
-    def _input_planes(self):
-        """(levels, fn) where fn maps a block of input codes (N, rows) to its digit planes, one
-        (N, rows) float array per slice, least significant first, and levels = (full-scale
-        input code, digit base, number of slices)."""
-        dac = self.hw.dac
-        if dac.bits is None:
-            return (1.0, 1.0, 1), lambda code: [code]
+            return (1.0, 1.0, 1), lambda p: p[None]
         full = 2.0 ** dac.input_bits - 1.0
         base = 2 ** dac.bits
 
-        def planes(code: np.ndarray):
-            # one plane at a time (a whole batch's planes are large); shift-and-mask, since
-            # integer division is several times slower
-            return (((code >> dac.bits * s) & (base - 1)).astype(np.float64) for s in range(dac.slices))
-        return (full, float(base), dac.slices), planes
+        shifts = (dac.bits * np.arange(dac.slices))[:, None, None]
 
-    def _block_mvm(self, planes, w: np.ndarray, g: np.ndarray, out_blocks):
-        """Shift-added ADC outputs of one tile-row block, and its conductance load per tile.
-        `planes` yields the block's digit planes, least significant slice first."""
+        def digits(p: np.ndarray) -> np.ndarray:
+            code = np.rint(p * full).astype(np.int64)
+            return ((code[None] >> shifts) & (base - 1)).astype(np.float64)   # base is 2**bits
+        return (full, float(base), dac.slices), digits
+
+    def _block_mvm(self, digits: np.ndarray, w: np.ndarray, g: np.ndarray, out_blocks):
+        """Shift-added ADC outputs of one tile-row block, and its conductance load per tile."""
         dac, adc, dev = self.hw.dac, self.hw.adc, self.hw.device
         base = 1.0 if dac.bits is None else 2.0 ** dac.bits
-        binary = dac.bits == 1                      # 0/1 digits: digit² = digit
-        n_out = w.shape[1]
-        noise = variance = None
-        drive = np.zeros(w.shape[0])
-        for s, plane in enumerate(planes):
-            if noise is None and dev.read_noise:
-                # drawn for all slices at once, so the stream does not depend on the slicing loop;
-                # single precision halves the cost of the largest draw of a step
-                noise = self.rng.standard_normal((self.hw.dac.slices, plane.shape[0], n_out), dtype=np.float32)
-                variance = dev.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
-            squared = plane if binary else plane * plane
-            currents = plane @ w                                      # (N, out)
-            if dev.read_noise:
-                spread = squared @ variance
-                np.sqrt(spread, out=spread)
-                spread *= noise[s]
-                currents += spread
-            if adc.bits is not None:
-                full_scale = adc.full_scale * w.shape[0] * (base - 1.0 if dac.bits else 1.0)
-                lsb = 2.0 * full_scale / 2 ** adc.bits
-                currents /= lsb                      # in place: the same rounding as rint(c / lsb) * lsb
-                np.rint(currents, out=currents)
-                currents *= lsb
-                np.clip(currents, -full_scale, full_scale, out=currents)
-            currents *= base ** s
-            if s == 0:
-                partial = currents
-            else:
-                partial += currents
-            drive += squared.sum(axis=0)
-        if dac.bits:
-            drive /= (base - 1.0) ** 2                                 # row drive amplitude a = digit / (base - 1)
+        currents = _planes_matmul(digits, w)                         # (slices, N, out)
+        if dev.read_noise:
+            variance = dev.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
+            squares = digits if dac.bits == 1 else digits ** 2       # 1-bit digits are 0 or 1
+            sigma = np.sqrt(_planes_matmul(squares, variance))
+            currents += sigma * self.rng.standard_normal(currents.shape)
+        if adc.bits is not None:
+            full_scale = adc.full_scale * w.shape[0] * (base - 1.0 if dac.bits else 1.0)
+            lsb = 2.0 * full_scale / 2 ** adc.bits
+            np.rint(np.divide(currents, lsb, out=currents), out=currents)
+            np.clip(np.multiply(currents, lsb, out=currents), -full_scale, full_scale, out=currents)
+        weights = base ** np.arange(digits.shape[0], dtype=np.float64)
+        partial = np.tensordot(weights, currents, axes=1)
+        amplitude = digits / (base - 1.0) if dac.bits else digits
+        drive = (amplitude ** 2).sum(axis=(0, 1))                    # per row
         g_siemens = (g[0] + g[1]) * dev.g_range
         load = np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
         return partial, load
@@ -170,6 +159,14 @@ class AnalogMatrix:
     def _op(self, vectors, phases, levels, transpose, in_blocks, out_blocks, load) -> MvmOp:
         rows = np.array([b.stop - b.start for b in in_blocks])
         cols = np.array([b.stop - b.start for b in out_blocks])
+        # Physical lines: a sliced weight column is cells_per_weight columns (forward outputs) or
+        # its cells share a row (backward inputs); their conductance load is approximated as
+        # cells_per_weight cells at the device's aggregate conductance.
+        if transpose:
+            rows = rows * self.cells_per_weight
+        else:
+            cols = cols * self.cells_per_weight
+        load = load * self.cells_per_weight
         in_f, out_f = (self.out_features, self.in_features) if transpose else (self.in_features, self.out_features)
         return MvmOp(self.name, "backward" if transpose else "forward", vectors, phases, levels[2],
                      rows, cols, load, in_f, out_f)

@@ -58,7 +58,10 @@ def writes_per_step(ledger, out: Path) -> Path:
             ax.plot(group.step, group.device_writes, label=method, lw=1)
     ax.set(xlabel="training step", ylabel="device writes", yscale="log", title="Writes per step")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
+    else:   # only digital methods ran
+        ax.text(0.5, 0.5, "no device writes", transform=ax.transAxes, ha="center")
     return _save(fig, out / "writes_per_step.png")
 
 
@@ -74,6 +77,42 @@ def writes_per_cell(runs, out: Path) -> Path:
         axes[1, col].set(title=f"{first}: writes per weight", xlabel="column", ylabel="row")
         fig.colorbar(image, ax=axes[1, col])
     return _save(fig, out / "writes_per_cell.png")
+
+
+def tile_wear_heatmap(summary: dict, out: Path) -> Path:
+    """Mean training writes per device of every tile (columns) for every analog method (rows)."""
+    methods = [m for m, v in summary["methods"].items() if v.get("programming", {}).get("tiles")]
+    tiles = sorted({t["tile"] for m in methods for t in summary["methods"][m]["programming"]["tiles"]})
+    grid = np.full((max(len(methods), 1), max(len(tiles), 1)), np.nan)
+    for i, m in enumerate(methods):
+        for t in summary["methods"][m]["programming"]["tiles"]:
+            grid[i, tiles.index(t["tile"])] = t["mean_writes"]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(tiles), 1.0 + 0.45 * len(methods)))
+    image = ax.imshow(np.log10(1.0 + grid), aspect="auto", cmap="magma")
+    ax.set_xticks(range(len(tiles)), tiles, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(methods)), methods, fontsize=8)
+    for (i, j), v in np.ndenumerate(grid):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=6, color="tab:cyan")
+    fig.colorbar(image, ax=ax, label="log10(1 + mean writes / device)")
+    ax.set_title("Per-tile wear")
+    return _save(fig, out / "tile_wear.png")
+
+
+def verify_iterations(summary: dict, out: Path) -> Path | None:
+    """Distribution of write-verify iterations per device (methods that verify)."""
+    hists = {m: v["programming"]["write_verify"]["iterations_per_device"]["histogram"]
+             for m, v in summary["methods"].items() if v.get("programming", {}).get("write_verify")}
+    if not hists:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for m, h in hists.items():
+        ax.step([int(k) for k in h], list(h.values()), where="mid", label=m)
+    ax.set(xlabel="verify iterations per programmed device", ylabel="devices", yscale="log",
+           title="Write-verify iterations")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, out / "verify_iterations.png")
 
 
 def latency_breakdown(runs, out: Path) -> Path:
@@ -94,12 +133,50 @@ def latency_breakdown(runs, out: Path) -> Path:
     return _save(fig, out / "latency_breakdown.png")
 
 
+GANTT_MAX_ROWS = 40
+
+
+def gantt_run(runs):
+    """The run whose step the Gantt chart shows: the first analog method, else the first."""
+    return next((r for r in runs if r.analog), runs[0])
+
+
+def step_gantt(run, step: int, out: Path) -> Path:
+    """Every transaction of one training step, one row per component (the busiest
+    GANTT_MAX_ROWS), coloured by operation; time from the step's first issue."""
+    tx = run.ledger.transactions()
+    tx = tx[tx.step == step]
+    t0 = tx.issue_ps.min()
+    busy = (tx.end_ps - tx.start_ps).groupby(tx.component).sum()
+    components = sorted(busy.nlargest(GANTT_MAX_ROWS).index)
+    ops = sorted(tx.op.unique())
+    colours = dict(zip(ops, plt.get_cmap("tab20").colors * (len(ops) // 20 + 1)))
+    fig, ax = plt.subplots(figsize=(9.5, 0.9 + 0.28 * len(components)))
+    for y, component in enumerate(components):
+        rows = tx[tx.component == component]
+        for op, group in rows.groupby("op"):
+            spans = list(zip((group.start_ps - t0) * 1e-6, (group.end_ps - group.start_ps) * 1e-6))
+            ax.broken_barh(spans, (y - 0.4, 0.8), color=colours[op])
+    ax.set_yticks(range(len(components)), components, fontsize=7)
+    ax.invert_yaxis()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[op]) for op in ops]
+    ax.legend(handles, ops, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set(xlabel="simulated time from step start (µs)",
+           title=f"{run.method}, training step {step}: transactions per component")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, out / "step_gantt.png")
+
+
 def all_figures(result, out: Path) -> dict[str, Path]:
     metric = next(iter(result.summary["methods"].values()))["metric"]["name"]
     label = METRIC_LABELS.get(metric, metric)
-    return {f"{label[0].upper()}{label[1:]} vs step": metric_curves(result.curves, metric,
-                                                                   result.summary["input_baseline"], out),
+    figures = {f"{label[0].upper()}{label[1:]} vs step": metric_curves(result.curves, metric,
+                                                                      result.summary["input_baseline"], out),
             "Energy by action (log scale)": energy_by_action(result.summary, out),
             "Writes per step": writes_per_step(result.ledger, out),
             "Writes per cell": writes_per_cell(result.runs, out),
-            "Latency breakdown": latency_breakdown(result.runs, out)}
+            "Latency breakdown": latency_breakdown(result.runs, out),
+            "Per-tile wear (mean writes per device)": tile_wear_heatmap(result.summary, out),
+            "Write-verify iterations": verify_iterations(result.summary, out),
+            "One training step (Gantt)": step_gantt(gantt_run(result.runs), gantt_run(result.runs).steps - 1, out)}
+    return {name: path for name, path in figures.items() if path is not None}

@@ -17,35 +17,95 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.3g}×"
+
+
 def method_table(summary: dict) -> list[list[str]]:
     metric = next(iter(summary["methods"].values()))["metric"]["name"]
     rows = [["method", METRIC_LABELS.get(metric, metric), "energy (J)", "latency / step (s)", "device writes",
              "fraction updated / step", "max writes / device", "steps to first failure",
              "lifetime vs bp_open_loop"]]
-    base = summary["methods"].get("bp_open_loop", {}).get("lifetime", {}).get("steps_to_first_cell_failure")
     for name, m in summary["methods"].items():
-        first = m["lifetime"]["steps_to_first_cell_failure"]
-        ratio = (first / base) if (first and base) else None
+        life = m["lifetime"]
         rows.append([name, _fmt(m["metric"]["value"]), _fmt(m["energy_j"]["total"]),
                      _fmt(m["latency_s"]["per_step"]), _fmt(m["writes"]["cell_writes"]),
                      _fmt(m["writes"]["fraction_updated_per_step"]),
-                     _fmt(m["lifetime"]["max_writes_per_cell"]), _fmt(first),
-                     "—" if ratio is None else f"{ratio:.3g}×"])
+                     _fmt(life["max_writes_per_cell"]), _fmt(life["steps_to_first_cell_failure"]),
+                     _ratio(life.get("steps_to_first_cell_failure_vs_bp_open_loop"))])
+    return rows
+
+
+def lifetime_table(summary: dict) -> list[list[str]]:
+    rows = [["method", "mean writes / device", "p99 writes / device", "max writes / device",
+             "training runs to first failure", "training runs to 1 % failed",
+             "first failure vs bp_open_loop", "1 % failed vs bp_open_loop"]]
+    for name, m in summary["methods"].items():
+        life = m["lifetime"]
+        if name == "ideal" or not m.get("programming"):
+            continue
+        rows.append([name, _fmt(life["mean_writes_per_cell"]), _fmt(life["p99_writes_per_cell"]),
+                     _fmt(life["max_writes_per_cell"]), _fmt(life["runs_to_first_cell_failure"]),
+                     _fmt(life["runs_to_1pct_cells_failed"]),
+                     _ratio(life.get("steps_to_first_cell_failure_vs_bp_open_loop")),
+                     _ratio(life.get("steps_to_1pct_cells_failed_vs_bp_open_loop"))])
+    return rows
+
+
+def faults_table(summary: dict) -> list[list[str]]:
+    rows = [["method", "test accuracy", "devices", "stuck at start", "remapped columns",
+             "stuck at end (incl. worn out)", "worn out in training"]]
+    for name, m in summary["methods"].items():
+        f = m.get("programming", {}).get("faults")
+        if not f:
+            continue
+        rows.append([name, _fmt(m["metric"]["value"]), _fmt(f["devices"]), _fmt(f["stuck_at_start"]),
+                     _fmt(f["remapped_columns"]), _fmt(f["stuck_at_end"]),
+                     _fmt(f["stuck_at_end"] - f["stuck_at_start"])])
+    return rows
+
+
+def retention_table(summary: dict) -> list[list[str]]:
+    delays = list(next(iter(summary["methods"].values())).get("retention", {}))
+    rows = [["method", "at end of training"] + [f"after {d}" for d in delays]]
+    if not delays:
+        return rows
+    for name, m in summary["methods"].items():
+        rows.append([name, _fmt(m["metric"]["value"])] + [_fmt(m["retention"][d]) for d in delays])
+    return rows
+
+
+def programming_table(summary: dict) -> list[list[str]]:
+    rows = [["method", "programming time / step p50 (s)", "p99 (s)", "max (s)", "pulses / written device p50",
+             "p99", "verify iterations p50", "p99", "max", "verify reads", "unconverged devices"]]
+    for name, m in summary["methods"].items():
+        p = m.get("programming")
+        if not p:
+            continue
+        t, pulses, wv = p["program_time_s_per_step"], p["pulses_per_written_device"], p.get("write_verify")
+        it = wv["iterations_per_device"] if wv else {}
+        rows.append([name, _fmt(t["p50"]), _fmt(t["p99"]), _fmt(t["max"]), _fmt(pulses.get("p50", "—")),
+                     _fmt(pulses.get("p99", "—")), _fmt(it.get("p50", "—")), _fmt(it.get("p99", "—")),
+                     _fmt(it.get("max", "—")), _fmt(wv["verify_reads"]) if wv else "—",
+                     _fmt(wv["unconverged_devices"]) if wv else "—"])
     return rows
 
 
 def gpu_table(summary: dict) -> list[list[str]]:
-    """Energy per training step: each method's chip (three boundaries) against each GPU."""
+    """Each analog method's chip (three boundaries) against each GPU, per step and per run."""
     steps = summary["steps"]
-    rows = [["method", "boundary", "J / step"] + [f"{g} calibrated ratio (GPU / chip)" for g in summary["gpu"]]]
-    for name, m in summary["methods"].items():
-        if name == "ideal":
-            continue
-        for boundary, energy in m["energy_j"]["by_boundary"].items():
-            per_step = energy / steps
-            ratios = [f"{g['energy_j_per_step'] / per_step:.3g}×" if per_step else "—" for g in summary["gpu"].values()]
-            rows.append([name, boundary, _fmt(per_step)] + ratios)
+    rows = [["method", "boundary", "chip J / step", "chip J / run (with setup)"]
+            + [f"{g} ÷ chip, {per}" for g in summary["gpu"] for per in ("per step", "per run")]]
+    for name, per_gpu in summary["chip_vs_gpu"].items():
+        energy = summary["methods"][name]["energy_j"]
+        for boundary, total in energy["by_boundary"].items():
+            ratios = [_ratio(per_gpu[g][per][boundary]) for g in summary["gpu"] for per in ("per_step", "per_run")]
+            rows.append([name, boundary, _fmt(total / steps), _fmt(total + energy["setup"])] + ratios)
     return rows
+
+
+def _ratio(value) -> str:
+    return "—" if value is None else f"{value:.3g}×"
 
 
 def gpu_bands_table(summary: dict) -> list[list[str]]:
@@ -54,6 +114,18 @@ def gpu_bands_table(summary: dict) -> list[list[str]]:
         b = g["bands"]
         rows.append([g["gpu"], _fmt(g["time_s_per_step"]), _fmt(b["floor"]), _fmt(b["calibrated"]),
                      _fmt(b["tdp_x_time"]), g["bound"]])
+    return rows
+
+
+def queueing_table(summary: dict) -> list[list[str]]:
+    """Per method and component kind: utilisation over the training window and waiting times."""
+    rows = [["method", "component kind", "components", "mean utilisation", "max utilisation",
+             "wait p50 (s, worst)", "wait p99 (s, worst)", "events / step"]]
+    for name, m in summary["methods"].items():
+        for kind, k in m["queueing"]["by_kind"].items():
+            rows.append([name, kind, str(k["components"]), f"{k['utilisation_mean']:.3g}",
+                         f"{k['utilisation_max']:.3g}", _fmt(k["wait_p50_s_max"]), _fmt(k["wait_p99_s_max"]),
+                         _fmt(m["events_per_step"])])
     return rows
 
 
@@ -72,12 +144,30 @@ def _html_table(rows: list[list[str]]) -> str:
 def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
     boundary_note = ("Boundaries: `chip` = tiles, converters and programming; `chip_bus` adds the "
                      "host link; `chip_bus_host` adds the host's digital work. GPU figures are the "
-                     "whole board (calibrated model; see docs/gpu_model.md).")
-    return [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
+                     "whole board (calibrated model; see docs/gpu_model.md). Per run, the chip also pays "
+                     "the one-time write-verify of the initial weights (`setup`); the GPU's run is "
+                     "steps × its per-step energy.")
+    sections = [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
              "Lifetime is projected from each device's write rate and its drawn endurance.", method_table(summary)),
+            ("Lifetime", "Per-device training writes and projected lifetime (endurance / write rate; a "
+             "training run = this workload's steps), relative to bp_open_loop. Auxiliary matrices "
+             "(tiki_taka's fast matrix) count as the method's devices.", lifetime_table(summary)),
+            ("Faults", "Devices stuck at g_min/g_max from the start (after spare-column remapping) and "
+             "after wear-out; their cost shows in each method's accuracy.", faults_table(summary)),
+            ("Retention", "Test metric once the trained devices have drifted/relaxed for each delay "
+             "(workload training.retention_checks; devices advance on the simulated clock).",
+             retention_table(summary)),
+            ("Programming", "Simulated time spent programming per step, pulses per written device, and "
+             "write-verify's iterations and verify reads (training only).", programming_table(summary)),
             ("GPU estimates for the same training", "Three bands: floor (FLOPs at nameplate J/FLOP), "
              "calibrated model, TDP × time.", gpu_bands_table(summary)),
-            ("Memristor chip vs GPU, energy per training step", boundary_note, gpu_table(summary))]
+            ("Memristor chip vs GPU: GPU energy ÷ chip energy, per step and per run", boundary_note, gpu_table(summary)),
+            ("Queueing", "Per component over the training window: utilisation = busy time / window; "
+             "wait = start - issue of each transaction (worst component of the kind shown; every "
+             "component is in summary.json under queueing.components). Events / step: SimPy events "
+             f"scheduled per training step ({summary.get('fidelity', 'transaction')} fidelity).",
+             queueing_table(summary))]
+    return [section for section in sections if len(section[2]) > 1]   # drop tables with no rows
 
 
 def _paper_section(summary: dict) -> tuple[str, str, list[list[str]]] | None:

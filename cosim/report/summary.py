@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cosim.report.paper import paper_comparison
+from cosim.sim.queueing import by_kind, queueing_stats
 
 SCHEMA = "cosim.summary/1"
 CHIP_ACTIONS = ("dac_conversion", "array_read", "adc_conversion", "program_pulse", "verify_read")
@@ -17,18 +18,64 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def lifetime_figures(run) -> dict:
-    """Projected from each device's training write rate and its drawn endurance."""
+    """Projected from each device's training write rate and its drawn endurance: steps (and
+    whole training runs) until the first device and until 1 % of devices exceed endurance."""
     if not run.analog:
-        return {"max_writes_per_cell": 0, "mean_writes_per_cell": 0.0,
-                "steps_to_first_cell_failure": None, "steps_to_1pct_cells_failed": None}
+        return {"max_writes_per_cell": 0, "mean_writes_per_cell": 0.0, "p99_writes_per_cell": 0.0,
+                "steps_to_first_cell_failure": None, "steps_to_1pct_cells_failed": None,
+                "runs_to_first_cell_failure": None, "runs_to_1pct_cells_failed": None}
     writes = run.training_writes
     rate = writes / run.steps
     with np.errstate(divide="ignore"):
         steps_to_fail = np.where(rate > 0, run.endurance / np.where(rate > 0, rate, 1.0), np.inf)
+    first, one_pct = steps_to_fail.min(), np.quantile(steps_to_fail, 0.01, method="inverted_cdf")
     return {"max_writes_per_cell": int(writes.max()), "mean_writes_per_cell": float(writes.mean()),
-            "steps_to_first_cell_failure": _finite_or_none(steps_to_fail.min()),
-            "steps_to_1pct_cells_failed": _finite_or_none(
-                np.quantile(steps_to_fail, 0.01, method="inverted_cdf"))}
+            "p99_writes_per_cell": float(np.percentile(writes, 99)),
+            "steps_to_first_cell_failure": _finite_or_none(first),
+            "steps_to_1pct_cells_failed": _finite_or_none(one_pct),
+            "runs_to_first_cell_failure": _finite_or_none(first / run.steps),
+            "runs_to_1pct_cells_failed": _finite_or_none(one_pct / run.steps)}
+
+
+def lifetime_ratios(methods: dict, baseline: str = "bp_open_loop") -> None:
+    """Add each method's projected lifetime relative to `baseline` (None where undefined)."""
+    base = methods.get(baseline, {}).get("lifetime", {})
+    for m in methods.values():
+        life = m["lifetime"]
+        for key in ("steps_to_first_cell_failure", "steps_to_1pct_cells_failed"):
+            ours, theirs = life.get(key), base.get(key)
+            life[f"{key}_vs_{baseline}"] = ours / theirs if ours and theirs else None
+
+
+def programming_figures(run) -> dict:
+    """Programming time per step (median, p99, max), verify statistics and faults."""
+    stats = run.write_stats
+    if not run.analog or stats is None:
+        return {}
+    t = stats.program_time_s
+    out = {"program_time_s_per_step": {"p50": float(np.percentile(t, 50)), "p99": float(np.percentile(t, 99)),
+                                       "max": float(t.max())},
+           "pulses_per_written_device": _hist_summary(stats.pulse_hist),
+           "faults": dict(stats.faults),
+           "tiles": stats.tile_wear}
+    if stats.iteration_hist.sum():
+        out["write_verify"] = {"iterations_per_device": _hist_summary(stats.iteration_hist),
+                               "verify_reads": stats.verify_reads,
+                               "unconverged_devices": stats.unconverged}
+    return out
+
+
+def _hist_summary(hist: np.ndarray) -> dict:
+    """Quantiles of a histogram of integer values, and the histogram itself (value -> count)."""
+    total = int(hist.sum())
+    if not total:
+        return {"count": 0}
+    cum = np.cumsum(hist)
+    quantile = lambda q: int(np.searchsorted(cum, q * total))  # noqa: E731
+    values = np.flatnonzero(hist)
+    return {"count": total, "mean": float((np.arange(hist.size) * hist).sum() / total),
+            "p50": quantile(0.5), "p99": quantile(0.99), "max": int(values.max()),
+            "histogram": {str(v): int(hist[v]) for v in values}}
 
 
 def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
@@ -37,6 +84,35 @@ def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
     bus = sum(by_action.get(a, 0.0) for a in BUS_ACTIONS)
     host = sum(by_action.get(a, 0.0) for a in HOST_ACTIONS)
     return {"chip": chip, "chip_bus": chip + bus, "chip_bus_host": chip + bus + host}
+
+
+def gpu_over_chip(gpu_j: float, chip_j: dict[str, float]) -> dict[str, float | None]:
+    """GPU board energy ÷ chip energy inside each boundary (None where the chip spent nothing)."""
+    return {boundary: (gpu_j / energy if energy else None) for boundary, energy in chip_j.items()}
+
+
+def chip_vs_gpu(methods: dict, gpu: dict, steps: int) -> dict:
+    """Per analog method and GPU: ratios per training step, and per run, where the chip also
+    pays the one-time programming of the initial weights (a GPU only loads them)."""
+    out = {}
+    for name, m in methods.items():
+        if not m["tiles"]:
+            continue
+        energy = m["energy_j"]
+        per_step = {b: e / steps for b, e in energy["by_boundary"].items()}
+        per_run = {b: e + energy["setup"] for b, e in energy["by_boundary"].items()}
+        out[name] = {g: {"per_step": gpu_over_chip(est["energy_j_per_step"], per_step),
+                         "per_run": gpu_over_chip(est["energy_j_run"], per_run)}
+                     for g, est in gpu.items()}
+    return out
+
+
+def training_queueing(run) -> dict:
+    """Utilisation and waiting of every component over the training window (setup excluded)."""
+    tx = run.ledger.transactions()
+    components = queueing_stats(tx[tx.step >= 0], run.setup_end_ps, run.end_ps)
+    return {"window_s": (run.end_ps - run.setup_end_ps) * 1e-12, "by_kind": by_kind(components),
+            "components": components}
 
 
 def method_summary(run) -> dict:
@@ -52,6 +128,10 @@ def method_summary(run) -> dict:
         "writes": {"cell_writes": int(run.device_writes.sum()), "pulses": int(run.pulses.sum()),
                    "fraction_updated_per_step": float(run.cells_written.mean() / run.weights)},
         "lifetime": lifetime_figures(run),
+        "queueing": training_queueing(run),
+        "events_per_step": float(run.events.mean()),
+        "programming": programming_figures(run),
+        "retention": {f"{delay:g} s": value for delay, value in run.retention.items()},
         "weights": run.weights,
         "tiles": run.tiles,
         "final_loss": float(run.loss[-1]),
@@ -67,17 +147,22 @@ def _inference(priced: dict) -> dict:
 
 
 def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | None = None) -> dict:
+    methods = {run.method: method_summary(run) for run in runs}
+    lifetime_ratios(methods)
     summary = {
         "dataset": workload.data.dataset,
         "input_baseline": baseline or {},
         "schema": SCHEMA,
         "workload": workload.name,
         "hardware": hardware.name,
+        "fidelity": hardware.fidelity,
         "seed": workload.seed,
         "steps": workload.training.steps,
         "batch_size": workload.training.batch_size,
-        "methods": {run.method: method_summary(run) for run in runs},
+        "device": hardware.device.family,
+        "methods": methods,
         "gpu": gpu,
+        "chip_vs_gpu": chip_vs_gpu(methods, gpu, workload.training.steps),
     }
     comparison = paper_comparison(summary)
     if comparison is not None:

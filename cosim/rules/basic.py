@@ -15,7 +15,7 @@ def _nonzero(delta_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class IdealRule:
     """FP digital SGD: W += ΔW exactly, no device."""
 
-    name, analog = "ideal", False
+    name, analog, controller = "ideal", False, None
 
     def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
         cells, delta = _nonzero(delta_w)
@@ -25,7 +25,7 @@ class IdealRule:
 class BpOpenLoopRule:
     """Backprop on memristors: every weight with a nonzero update gets one open-loop write."""
 
-    name, analog = "bp_open_loop", True
+    name, analog, controller = "bp_open_loop", True, "open_loop"
 
     def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
         cells, delta = _nonzero(delta_w)
@@ -35,7 +35,7 @@ class BpOpenLoopRule:
 class WriteVerifyRule:
     """The same target writes as open loop, closed loop until within tolerance."""
 
-    name, analog = "write_verify", True
+    name, analog, controller = "write_verify", True, "verify"
 
     def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
         cells, delta = _nonzero(delta_w)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
 Mode = Literal["digital", "open_loop", "verify"]
+FAST = ".fast"   # suffix of the matrix name of a rule's auxiliary (fast) matrix
 
 
 @dataclass
@@ -16,7 +17,9 @@ class WritePlan:
     mode: "digital" (apply exactly in host memory), "open_loop" (one pulse train per cell),
     "verify" (closed-loop write-verify). cells: flat indices into the (in, out) matrix.
     delta: wanted change per cell, in weight units. value_bits: bits per cell sent over the bus
-    besides its address. host_draws: random numbers the host drew to make the plan.
+    besides its address. host_draws: random numbers the host drew to make the plan; host_ops:
+    other elementwise host operations it needed (accumulator adds and compares).
+    target: "" for the trained matrix itself, FAST for the rule's auxiliary matrix.
     """
 
     mode: Mode
@@ -24,11 +27,33 @@ class WritePlan:
     delta: np.ndarray
     value_bits: int
     host_draws: int = 0
+    host_ops: float = 0.0
+    target: str = ""
 
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What a rule may know about the hardware: write noise σ of one pulse, in weight units."""
+    """What a rule may know about the hardware holding one matrix.
+
+    sigma_write: nominal σ of one write, weight units. pulse_step: weight change of one nominal
+    pulse (None on a continuous device). current_sigma(): per-cell σ of a write now, weight units
+    (None for digital weights). fast: the auxiliary analog matrix of rules that keep one.
+    """
 
     sigma_write: float
     weight_bits: int
+    matrix: str = ""
+    pulse_step: float | None = None
+    current_sigma: Callable[[], np.ndarray] | None = None
+    fast: object = None
+
+
+def context_for(name: str, matrix, hw, weight_bound: float, now_s: float, fast=None) -> RuleContext:
+    """The context of matrix `name` at simulated time `now_s` (s)."""
+    devices = getattr(matrix, "devices", None)
+    if devices is None:
+        return RuleContext(hw.device.write_noise * weight_bound, hw.bus.weight_bits, name)
+    nominal = devices.nominal_write_sigma * weight_bound
+    step = None if devices.response.continuous else weight_bound / devices.response.levels
+    return RuleContext(nominal, hw.bus.weight_bits, name, step,
+                       lambda: devices.write_sigma(now_s) * weight_bound, fast)

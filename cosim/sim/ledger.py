@@ -30,7 +30,9 @@ class Ledger:
         tx["start_ps"].append(start_ps)
         tx["end_ps"].append(end_ps)
         tx["energy_j"].append(sum(energy for _, energy in actions.values()))
+        tx_index = len(tx["step"]) - 1
         for action, (count, energy) in actions.items():
+            self._act["tx"].append(tx_index)
             self._act["step"].append(self.step)
             self._act["component"].append(component)
             self._act["kind"].append(kind)
@@ -44,8 +46,9 @@ class Ledger:
                                                "start_ps", "end_ps", "energy_j"])
 
     def actions(self) -> pd.DataFrame:
-        """One row per (transaction, action): step, component, kind, action, count, energy_j."""
-        return pd.DataFrame(self._act, columns=["step", "component", "kind", "action", "count", "energy_j"])
+        """One row per (transaction, action): tx (row of transactions()), step, component, kind,
+        action, count, energy_j."""
+        return pd.DataFrame(self._act, columns=["tx", "step", "component", "kind", "action", "count", "energy_j"])
 
     def energy_by_action(self, training_only: bool = True) -> dict[str, float]:
         acts = self.actions()

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from cosim.devices.programming import program_verify
 from cosim.hardware.chip import Chip
@@ -23,9 +22,11 @@ from cosim.nn.build import build_network
 from cosim.nn.data import BatchStream
 from cosim.nn.matrix import DigitalMatrix
 from cosim.nn.tasks import Task
-from cosim.rules import RuleContext, make_rule
+from cosim.rules import FAST, context_for, make_rule
+from cosim.sim.clock import CountingEnvironment, Pause
 from cosim.sim.ledger import Ledger
 from cosim.sim.tape import Tape
+from cosim.sim.wear import WriteStats, collect_wear
 from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import WorkloadSpec
 
@@ -47,6 +48,7 @@ class MethodRun:
     cells_written: np.ndarray = None       # weight cells that got >= 1 pulse (or digital write), per step
     device_writes: np.ndarray = None       # device write cycles per step
     pulses: np.ndarray = None              # programming pulses per step
+    events: np.ndarray = None              # SimPy events scheduled per step
     ledger: Ledger = None
     weights: int = 0
     tiles: int = 0
@@ -55,6 +57,8 @@ class MethodRun:
     training_writes: np.ndarray = None     # per device, writes during training (setup excluded)
     endurance: np.ndarray = None           # per device
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
+    write_stats: WriteStats = None         # programming latency per step, verify iterations, faults
+    retention: dict = field(default_factory=dict)    # delay after training (s) -> test metric
     inference: dict = field(default_factory=dict)    # priced test-set forward pass on the trained chip
     wall_s: float = 0.0
 
@@ -84,18 +88,19 @@ class Trainer:
         self.tape = Tape(self.net.take_host_ops)
         for matrix in self.matrices.values():
             matrix.ops = self.tape
+        if getattr(self.rule, "fast_matrix", False):   # tiki_taka's fast matrices get tiles of their own
+            self._add_fast_matrices()
         self.batches = BatchStream(task.x_train, task.y_train, workload.training.batch_size, streams["data"])
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         self.ledger = Ledger()
         self.chip = Chip(self.env, hw, self.ledger, self.matrices if self.rule.analog else {})
-        self.ctx = RuleContext(sigma_write=hw.device.write_noise * workload.training.weight_bound,
-                               weight_bits=hw.bus.weight_bits)
         steps = workload.training.steps
         self.run = MethodRun(method, self.rule.analog, steps, metric=task.metric, loss=np.zeros(steps),
                              cells_written=np.zeros(steps), device_writes=np.zeros(steps),
-                             pulses=np.zeros(steps), ledger=self.ledger,
-                             weights=sum(m.in_features * m.out_features for m in self.matrices.values()),
-                             tiles=self.chip.tile_count)
+                             pulses=np.zeros(steps), events=np.zeros(steps, dtype=np.int64), ledger=self.ledger,
+                             weights=sum(m.in_features * m.out_features for n, m in self.matrices.items()
+                                         if not n.endswith(FAST)),
+                             tiles=self.chip.tile_count, write_stats=WriteStats(steps))
 
     def _matrix_maker(self, device_rng: np.random.Generator):
         """make_matrix for build_network: the same initial weights, digital or on tiles."""
@@ -108,16 +113,23 @@ class Trainer:
             return matrix
         return make
 
+    def _add_fast_matrices(self) -> None:
+        """A zero-weight analog twin `<name>.fast` of every matrix; its reads are drained in _update."""
+        for name, m in list(self.matrices.items()):
+            self.matrices[name + FAST] = AnalogMatrix(name + FAST, np.zeros((m.in_features, m.out_features)),
+                                                      self.hw, self.wl.training.weight_bound, self.device_rng)
+
     # ----- driving the simulation ----------------------------------------------------------------
     def train(self) -> MethodRun:
         started = time.perf_counter()
-        self._pause = self.env.event()
+        self._pause = Pause(self.env)
         process = self.env.process(self._trainer())
         while process.is_alive:
             self.env.run(until=self._pause)
         self.run.end_ps = self.env.now
         self._collect_wear()
-        self.run.inference = self._price_inference()
+        self.run.inference = self._price_inference()   # before retention checks let devices drift
+        self._check_retention()
         self.run.wall_s = time.perf_counter() - started
         return self.run
 
@@ -126,13 +138,15 @@ class Trainer:
         steps, every = self.wl.training.steps, self.wl.training.eval_every
         for step in range(steps):
             self.ledger.step = step
+            scheduled = self.env.events_scheduled
             yield from self._train_step(step)
+            self.run.events[step] = self.env.events_scheduled - scheduled
             if (step + 1) % every == 0 or step == steps - 1:
                 self._evaluate(step + 1)
             if self.progress:
                 self.progress()
             if (step + 1) % self.chunk_steps == 0 or step == steps - 1:
-                pause, self._pause = self._pause, self.env.event()
+                pause, self._pause = self._pause, Pause(self.env)
                 pause.succeed()
 
     def _setup(self):
@@ -140,6 +154,8 @@ class Trainer:
         if self.rule.analog:
             wv = self.hw.write_verify
             for name, matrix in self.matrices.items():
+                if name not in self._initial:
+                    continue   # auxiliary matrices start at zero weight: fresh devices, nothing to place
                 target = self._initial[name] / matrix.weight_bound
                 devices = np.arange(matrix.devices.x.size)
                 goal = np.concatenate([np.clip(target, 0, 1).ravel(), np.clip(-target, 0, 1).ravel()])
@@ -162,43 +178,75 @@ class Trainer:
         tape.phase = "backward"
         self.net.backward(grad)
         tape.flush_host()
-        for entry in tape.take():
-            yield from _execute(self.chip, entry)
+        yield from self.chip.replay(tape.take())
         yield from self._update(step)
 
     def _update(self, step: int):
         lr = self.wl.training.learning_rate
         for param in self.net.matrix_params():
-            plan = self.rule.plan(-lr * param.grad, self.ctx, self.rule_rng)
-            yield from self.chip.host_work("update_rule", 0.0, param.grad.size, plan.host_draws)
-            if plan.mode == "digital":
-                param.matrix.apply_update(_dense(plan, param.grad.shape))
-                self.run.cells_written[step] += plan.cells.size
-                continue
-            controller = "verify" if plan.mode == "verify" else ("eapu" if self.method == "eapu" else "open_loop")
-            outcome = yield from self.chip.program(param.name, plan, controller)
-            self._count_writes(step, outcome, param.matrix)
+            fast = self.matrices.get(param.name + FAST)
+            ctx = context_for(param.name, param.matrix, self.hw, self.wl.training.weight_bound,
+                              self.chip.clock_s(), fast)
+            plans = self.rule.plan(-lr * param.grad, ctx, self.rule_rng)
+            plans = plans if isinstance(plans, list) else [plans]
+            yield from self.chip.host_work("update_rule", 0.0, param.grad.size + sum(p.host_ops for p in plans),
+                                           sum(p.host_draws for p in plans))
+            if fast is not None:        # reads the rule made of its fast matrix, priced as MVMs
+                for op in fast.ops:
+                    yield from self.chip.mvm(op)
+                fast.ops.clear()
+            for plan in plans:
+                yield from self._apply_plan(step, param, plan)
         host = self.net.host_params()
         for p in host:
             p.value -= lr * p.grad
         yield from self.chip.host_work("host_param_update", 0.0, 2.0 * sum(p.value.size for p in host))
 
-    def _count_writes(self, step: int, outcome, matrix) -> None:
+    def _apply_plan(self, step: int, param, plan):
+        if plan.mode == "digital":
+            param.matrix.apply_update(_dense(plan, param.grad.shape))
+            self.run.cells_written[step] += plan.cells.size
+            return
+        controller = "verify" if plan.mode == "verify" else self.rule.controller
+        name = param.name + plan.target
+        started = self.env.now
+        outcome = yield from self.chip.program(name, plan, controller)
+        self.run.write_stats.add_program_time(step, (self.env.now - started) * 1e-12)
+        self._count_writes(step, outcome, self.matrices[name], counts_as_update=not plan.target)
+
+    def _count_writes(self, step: int, outcome, matrix, counts_as_update: bool = True) -> None:
         pulses = outcome.device_pulses
         cells = matrix.in_features * matrix.out_features
-        self.run.cells_written[step] += np.unique(outcome.devices[pulses > 0] % cells).size
+        if counts_as_update:    # fraction updated counts the trained weights, not auxiliary ones
+            written = np.zeros(cells, dtype=bool)     # a mask, not np.unique: no sort (hot path)
+            written[outcome.devices[pulses > 0] % cells] = True
+            self.run.cells_written[step] += np.count_nonzero(written)
         self.run.device_writes[step] += float(outcome.device_writes.sum())
         self.run.pulses[step] += float(pulses.sum())
+        self.run.write_stats.add_outcome(outcome)
 
     # ----- measurement ----------------------------------------------------------------------------
     def _evaluate(self, step: int) -> None:
+        self.run.eval_steps.append(step)
+        self.run.scores.append(self._measure())
+
+    def _measure(self) -> dict:
+        """Test-set scores of the network as the hardware holds it now (unpriced)."""
         self._measuring(True)
         x = self.task.x_test
         outputs = np.concatenate([self.net.forward(x[i:i + EVAL_BATCH], train=False)
                                   for i in range(0, len(x), EVAL_BATCH)])
         self._measuring(False)
-        self.run.eval_steps.append(step)
-        self.run.scores.append(self.task.scores(outputs))
+        return self.task.scores(outputs)
+
+    def _check_retention(self) -> None:
+        """Test metric after the trained devices sit idle for each configured delay."""
+        end_s = self.env.now * 1e-12
+        for delay in sorted(self.wl.training.retention_checks):
+            for m in self.matrices.values():
+                if isinstance(m, AnalogMatrix):
+                    m.devices.advance_to(end_s + delay)
+            self.run.retention[delay] = self._measure()[self.run.metric]
 
     def _price_inference(self) -> dict:
         """One priced forward pass over the test set on the trained chip, on a fresh clock and
@@ -206,7 +254,7 @@ class Trainer:
         generator. Per test sample the DAC, ADC, bus and host counts are the same for every
         method; what can differ is the array-read energy (V²·G·t over the trained conductances)
         and the number of input phases (signed activations need a second phase)."""
-        env, ledger = simpy.Environment(), Ledger()
+        env, ledger = CountingEnvironment(), Ledger()
         ledger.step = 0
         chip = Chip(env, self.hw, ledger, self.matrices if self.rule.analog else {})
         self._measuring(True)
@@ -219,11 +267,7 @@ class Trainer:
             self.tape.flush_host("inference")
         entries = self.tape.take()
         self._measuring(False)
-
-        def replay():
-            for entry in entries:
-                yield from _execute(chip, entry)
-        env.run(env.process(replay()))
+        env.run(env.process(chip.replay(entries)))
         by_action = ledger.energy_by_action(training_only=True)
         return {"energy_j": {"total": sum(by_action.values()), "by_action": by_action},
                 "latency_s": env.now * 1e-12, "samples": len(x)}
@@ -238,24 +282,8 @@ class Trainer:
         self.net.take_host_ops()
 
     def _collect_wear(self) -> None:
-        if not self.rule.analog:
-            return
-        writes, endurance = [], []
-        for name, m in self.matrices.items():
-            trained = (m.devices.write_count - self.setup_writes[name]).astype(np.float64)
-            writes.append(trained.ravel())
-            endurance.append(m.devices.endurance.ravel())
-            self.run.write_maps[name] = trained.sum(axis=0)
-        self.run.training_writes = np.concatenate(writes)
-        self.run.endurance = np.concatenate(endurance)
-
-
-def _execute(chip: Chip, entry):
-    """SimPy process: one tape entry (a tile MVM or host work) on `chip`."""
-    if entry[0] == "mvm":
-        yield from chip.mvm(entry[1])
-    else:
-        yield from chip.host_work(entry[1], entry[2], entry[3])
+        if self.rule.analog:
+            collect_wear(self.run, self.matrices, self.setup_writes, self.hw.tile.rows)
 
 
 def _dense(plan, shape) -> np.ndarray:

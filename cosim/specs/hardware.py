@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from cosim.specs.base import (BitsPerSecond, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
-                              PositiveInt, Seconds, Siemens, Volts, load_spec)
+                              PositiveInt, Seconds, Siemens, SpecError, Volts, read_yaml, validate_mapping)
 
 
 class Sourced(FrozenSpec):
@@ -45,12 +45,38 @@ class DeviceSpec(Sourced):
     write_voltage: Volts
     pulse_width: Seconds
     read_voltage: Volts
+    model: str = Field("parametric", description="Behaviour class by name (cosim.devices.behaviours): "
+                       "parametric, unidirectional (SET-only with RESET refresh, e.g. PCM), binary_sliced (MRAM).")
+    drift_nu: float = Field(0.0, ge=0.0, le=1.0, description="Conductance drift G ∝ (t/t0)^-ν after a write (PCM).")
+    relaxation_shift: float = Field(0.0, ge=-0.1, le=0.1,
+                                    description="Mean change per ln(t/t0) after a write, fraction of (g_max - g_min).")
+    relaxation_sigma: Fraction = Field(0.0, description="σ added per √ln(t/t0) after a write, fraction of (g_max - g_min).")
+    drift_t0: Seconds = Field(1.0, description="Time after a write before drift/relaxation starts, seconds.")
+    reset_level: Fraction = Field(0.9, description="Unidirectional devices: RESET and re-program a pair when a "
+                                  "device would be driven above this normalised conductance.")
+    cells_per_weight: PositiveInt = Field(1, le=16, description="binary_sliced: binary cells (bits) per device "
+                                          "of a pair; weight levels 2^cells - 1.")
+    switching_error: Fraction = Field(0.0, description="binary_sliced: probability a cell's switch fails.")
 
     @model_validator(mode="after")
     def _bounds_ordered(self):
         if not self.g_max > self.g_min:
             raise ValueError(f"g_max ({self.g_max:g} S) must exceed g_min ({self.g_min:g} S)")
         return self
+
+    @model_validator(mode="after")
+    def _model_known(self):
+        from cosim.devices.behaviours import BEHAVIOURS  # the spec layer only checks the name exists
+        if self.model not in BEHAVIOURS:
+            raise ValueError(f"model {self.model!r} unknown; known: {', '.join(sorted(BEHAVIOURS))}")
+        if self.model != "binary_sliced" and self.cells_per_weight != 1:
+            raise ValueError("cells_per_weight > 1 needs model: binary_sliced")
+        return self
+
+    @property
+    def has_drift(self) -> bool:
+        """True when conductances change between writes (drift or relaxation)."""
+        return bool(self.drift_nu or self.relaxation_shift or self.relaxation_sigma)
 
     @property
     def g_range(self) -> float:
@@ -62,6 +88,8 @@ class TileSpec(Sourced):
     rows: PositiveInt = Field(le=65536)
     cols: PositiveInt = Field(le=65536, description="Weight columns (each a differential pair).")
     read_time: Seconds = Field(description="Array settling/integration per input slice, seconds.")
+    spare_cols: int = Field(0, ge=0, le=65536, description="Spare columns per tile; at start the columns "
+                            "with the most stuck devices are remapped onto them.")
 
 
 class DacSpec(Sourced):
@@ -128,6 +156,9 @@ class HostSpec(Sourced):
 class HardwareSpec(FrozenSpec):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
+    fidelity: Literal["transaction", "detailed"] = Field(
+        "transaction", description="transaction: one event per tile operation; detailed: one per "
+        "conversion slot, pulse and verify read (small configurations; same totals).")
     device: DeviceSpec
     tile: TileSpec
     dac: DacSpec
@@ -150,4 +181,39 @@ class HardwareSpec(FrozenSpec):
 
 
 def load_hardware(path: str | Path) -> HardwareSpec:
-    return load_spec(HardwareSpec, path)
+    """Load a chip spec; `extends: other.yaml` (relative to the file) starts from another chip
+    and overrides per field. An overridden field must bring its own source note."""
+    return validate_mapping(HardwareSpec, resolve_extends(Path(path)), path)
+
+
+def resolve_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    data = read_yaml(path)
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data
+    if not isinstance(parent_name, str):
+        raise SpecError(path, [("extends", "must be a file name (string)")])
+    parent_path = (path.parent / parent_name).resolve()
+    if parent_path in seen or parent_path == path.resolve():
+        raise SpecError(path, [("extends", f"circular: {parent_name} extends back to this file")])
+    if not parent_path.exists():
+        raise SpecError(path, [("extends", f"file not found: {parent_path}")])
+    merged = resolve_extends(parent_path, seen + (path.resolve(),))
+    problems = []
+    for section, values in data.items():
+        if isinstance(values, dict) and isinstance(merged.get(section), dict):
+            sources = dict(merged[section].get("sources", {}))
+            for key in values:
+                if key != "sources":
+                    sources.pop(key, None)
+            sources.update(values.get("sources", {}))
+            unsourced = sorted(k for k in values if k != "sources" and k not in sources
+                               and k in merged[section].get("sources", {}))
+            problems += [(f"{section}.{k}", f"overrides {parent_name} without a note in {section}.sources")
+                         for k in unsourced]
+            merged[section] = {**merged[section], **values, "sources": sources}
+        else:
+            merged[section] = values
+    if problems:
+        raise SpecError(path, problems)
+    return merged

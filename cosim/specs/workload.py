@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cosim.specs.base import FrozenSpec, PositiveInt, load_spec
+from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
 
 # Update rules the training core knows; kept here so a workload is checked before anything runs.
-KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
+KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "mixed_precision", "manhattan", "tiki_taka",
+                 "eapu", "eapu_adaptive")
+DEFAULT_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
 
 
 class NetworkSpec(FrozenSpec):
@@ -51,26 +53,64 @@ class TrainingSpec(FrozenSpec):
                                 description="Weight magnitude mapped to a full device range (g_max - g_min).")
     backward_on: Literal["tiles", "host"] = Field(
         "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally.")
+    retention_checks: tuple[Seconds, ...] = Field(
+        (), max_length=16, description="Delays after training, seconds: the test metric is measured again "
+        "once the devices have drifted/relaxed that long (unpriced measurements).")
 
 
 class EapuRuleSpec(FrozenSpec):
     k: float = Field(1.0, gt=0.0, le=1e3, description="Threshold Δw_th = k · σ_write (dimensionless).")
+    threshold: Literal["fixed", "adaptive"] = Field(
+        "fixed", description="fixed: σ_write of the spec; adaptive: each cell's current σ_write "
+        "(grows with time since its last write). Method `eapu_adaptive` is always adaptive.")
+
+
+class MixedPrecisionRuleSpec(FrozenSpec):
+    k: float = Field(1.0, gt=0.0, le=1e3, description="Transfer threshold ε = k · σ_write (dimensionless).")
+
+
+class TikiTakaRuleSpec(FrozenSpec):
+    transfer_every: PositiveInt = Field(1, le=100000, description="Steps between transfers from fast to slow.")
+    rows_per_transfer: PositiveInt = Field(1, le=65536, description="Rows of the fast matrix read per transfer.")
+    transfer_scale: float = Field(1.0, gt=0.0, le=100.0, description="Slow-matrix change per unit read from fast (γ).")
 
 
 class RulesSpec(FrozenSpec):
     eapu: EapuRuleSpec = EapuRuleSpec()
+    mixed_precision: MixedPrecisionRuleSpec = MixedPrecisionRuleSpec()
+    tiki_taka: TikiTakaRuleSpec = TikiTakaRuleSpec()
+
+
+class CostOnlySpec(FrozenSpec):
+    """Statistics that stand in for training numerics in `cosim cost` (shapes-only workloads)."""
+
+    update_scale: float = Field(
+        gt=0.0, le=1.0,
+        description="Mean |ΔW| per weight per step as a fraction of weight_bound (dimensionless); "
+                    "ΔW is modelled as zero-mean Gaussian with this mean magnitude.")
+    update_scale_source: str = Field(min_length=1, description="Where update_scale comes from.")
+    mean_weight_fraction: float = Field(
+        0.25, gt=0.0, le=0.5,
+        description="Mean |w| / weight_bound; weights are drawn uniform in ±2x this (dimensionless).")
+    input_bit_density: float = Field(
+        0.5, gt=0.0, le=1.0,
+        description="Share of 1s in the input bit-slices driving the rows (dimensionless); "
+                    "0.5 = uniformly distributed input codes (assumed).")
 
 
 class WorkloadSpec(FrozenSpec):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seed: int = Field(0, ge=0)
-    data: DataSpec
+    data: DataSpec | None = Field(
+        None, description="Training data; omit for a shapes-only workload (cost-only mode, needs cost_only).")
     network: NetworkSpec
     training: TrainingSpec
-    methods: tuple[str, ...] = KNOWN_METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     rules: RulesSpec = RulesSpec()
     gpus: tuple[str, ...] = Field(("h200", "a100"), description="GPUs (hardware_specs/gpus stems) to compare with.")
+    cost_only: CostOnlySpec | None = Field(
+        None, description="Update statistics for `cosim cost`; required when data is omitted.")
 
     @field_validator("methods")
     @classmethod
@@ -78,8 +118,16 @@ class WorkloadSpec(FrozenSpec):
         return check_methods(methods)
 
     @model_validator(mode="after")
+    def _shapes_only_needs_statistics(self):
+        if self.data is None and self.cost_only is None:
+            raise ValueError("a workload without `data` (shapes only) needs a `cost_only` section")
+        return self
+
+    @model_validator(mode="after")
     def _network_fits_data(self):
         from cosim.nn.arch import build_arch
+        if self.data is None:   # shapes only: nothing to fit
+            return self
         problem = data_mismatch(self.data, build_arch(self.network.arch, **self.network.params))
         if problem:
             raise ValueError(f"network does not fit data.dataset {self.data.dataset!r}: {problem}")

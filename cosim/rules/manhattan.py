@@ -1,0 +1,18 @@
+"""Manhattan rule (Zamanidoost et al., IJCNN 2015): only the sign of ΔW is used; every weight with
+a nonzero update gets one nominal pulse in that direction (on a continuous device, a step of
+σ_write, its smallest meaningful move)."""
+from __future__ import annotations
+
+import numpy as np
+
+from cosim.rules.plan import RuleContext, WritePlan
+
+
+class ManhattanRule:
+    name, analog, controller = "manhattan", True, "open_loop"
+
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+        flat = delta_w.ravel()
+        cells = np.flatnonzero(flat)
+        step = ctx.pulse_step if ctx.pulse_step is not None else ctx.sigma_write
+        return WritePlan("open_loop", cells, np.sign(flat[cells]) * step, value_bits=1)

@@ -1,0 +1,264 @@
+"""Cost-only mode: energy, latency, writes and tiles of one training step and one inference of a
+full-size network, with statistics in place of training numerics.
+
+* Work per step comes from the layer shapes (cosim.sim.step_shapes): the same MVMs and host work
+  a real step of the training core would ask for, replayed on the same SimPy Chip and Ledger.
+* Programming is priced per tile from a **sample tile**: a real AnalogMatrix of that tile's
+  shape, its weights drawn uniform in ±2·mean_weight_fraction of the bound, receives one update
+  ΔW ~ N(0, σ²) (σ set so that E|ΔW| = update_scale · weight_bound) through the rule and the
+  real controller. Its measured latency, pulses, verify reads and energies stand in for every
+  tile of that shape. One sample per (rule, tile shape), drawn from the workload seed.
+* Array read energy uses a stated input statistic: input_bit_density × the mean pair
+  conductance of weights at mean_weight_fraction (no read numerics).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from cosim.hardware.chip import Chip
+from cosim.nn.analog import AnalogMatrix
+from cosim.nn.arch import Arch, build_arch
+from cosim.rules import context_for, make_rule
+from cosim.sim.ledger import Ledger
+from cosim.sim.step_shapes import StepShapes, step_shapes
+from cosim.specs.hardware import HardwareSpec
+from cosim.specs.workload import KNOWN_METHODS, WorkloadSpec
+
+
+# Rules whose one update depends only on that step's ΔW. mixed_precision and tiki_taka carry
+# state across steps (a digital accumulator, a fast matrix) that one sampled update cannot show.
+COST_ONLY_METHODS = ("ideal", "bp_open_loop", "write_verify", "manhattan", "eapu", "eapu_adaptive")
+
+# Weight cells sampled per (rule, tile shape): 8 full 128x128 tiles, so a 5 % write fraction is
+# estimated to about ±1 % (relative); small edge tiles get at most MAX_SAMPLES samples, since
+# each sample costs a SimPy run whatever its size.
+SAMPLE_CELLS = 2 ** 17
+MAX_SAMPLES = 8
+
+
+@dataclass
+class TileProgramming:
+    """What one update did to one sample tile: its programming transaction and write counts."""
+
+    latency_s: float
+    actions: dict[str, tuple[float, float]]     # action -> (count, J)
+    controller: str                              # the Chip controller that executed the plan
+    plan_bits: float                             # bits of the write plan sent over the bus
+    plan_cells: float                            # weight cells in the write plan
+    host_draws: float                            # random numbers the host drew for the plan
+    host_ops: float                              # other host ops the rule needed
+    cells_written: float                         # weight cells that got >= 1 pulse
+    device_writes: float
+    pulses: float
+
+
+@dataclass
+class CostEstimate:
+    """One method's cost-only result: ledgers of one training step and one inference."""
+
+    method: str
+    analog: bool
+    tiles: int
+    weights: int
+    train_ledger: Ledger
+    train_latency_s: float
+    inference_ledger: Ledger
+    inference_latency_s: float
+    writes: dict = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+def update_sigma(update_scale: float, weight_bound: float) -> float:
+    """σ of a zero-mean Gaussian ΔW whose mean magnitude is update_scale · weight_bound."""
+    return update_scale * weight_bound * math.sqrt(math.pi / 2.0)
+
+
+def expected_eapu_fraction(sigma: float, threshold: float) -> float:
+    """E[min(1, |ΔW| / Δw_th)] for ΔW ~ N(0, σ²): the share of weights EaPU writes per step."""
+    ratio = threshold / (sigma * math.sqrt(2.0))
+    below = sigma * math.sqrt(2.0 / math.pi) * -math.expm1(-ratio * ratio) / threshold
+    return below + math.erfc(ratio)
+
+
+def mean_pair_conductance(hw: HardwareSpec, mean_weight_fraction: float) -> float:
+    """G⁺ + G⁻ of a weight at the mean magnitude (the idle device sits at g_min), S."""
+    return 2.0 * hw.device.g_min + mean_weight_fraction * hw.device.g_range
+
+
+def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, shape: tuple[int, int],
+                            rng: np.random.Generator) -> TileProgramming:
+    """Program one update into a real sample tile of `shape` and read what it cost."""
+    stats, bound = wl.cost_only, wl.training.weight_bound
+    rule = make_rule(method, wl.rules)
+    matrix = AnalogMatrix("sample", np.zeros(shape), hw, bound, rng)
+    matrix.devices.set_exact(rng.uniform(-2.0, 2.0, shape) * stats.mean_weight_fraction)
+    ctx = context_for("sample", matrix, hw, bound, 0.0)
+    plan = rule.plan(rng.normal(0.0, update_sigma(stats.update_scale, bound), shape), ctx, rng)
+    env, ledger = simpy.Environment(), Ledger()
+    ledger.step = 0
+    chip = Chip(env, hw, ledger, {"sample": matrix})
+    controller = "verify" if plan.mode == "verify" else rule.controller
+    process = env.process(chip.program("sample", plan, controller))
+    env.run()
+    outcome = process.value
+    tx, acts = ledger.transactions(), ledger.actions()
+    tx, acts = tx[tx.kind == "tile"], acts[acts.kind == "tile"]
+    pulses = outcome.device_pulses
+    cells = shape[0] * shape[1]
+    return TileProgramming(
+        latency_s=float((tx.end_ps - tx.start_ps).sum()) * 1e-12,
+        actions={a: (float(g["count"].sum()), float(g.energy_j.sum())) for a, g in acts.groupby("action")},
+        controller=controller, plan_bits=float(plan.cells.size * (hw.bus.address_bits + plan.value_bits)),
+        plan_cells=int(plan.cells.size), host_draws=float(plan.host_draws), host_ops=float(plan.host_ops),
+        cells_written=int(np.unique(outcome.devices[pulses > 0] % cells).size),
+        device_writes=float(outcome.device_writes.sum()), pulses=float(pulses.sum()))
+
+
+def mean_programming(samples: list[TileProgramming]) -> TileProgramming:
+    """The average of several sample tiles' programming (same rule and shape)."""
+    n = len(samples)
+    actions: dict[str, tuple[float, float]] = {}
+    for s in samples:
+        for action, (count, energy) in s.actions.items():
+            c, e = actions.get(action, (0.0, 0.0))
+            actions[action] = (c + count / n, e + energy / n)
+    means = {key: sum(getattr(s, key) for s in samples) / n
+             for key in ("latency_s", "plan_bits", "plan_cells", "host_draws", "host_ops", "cells_written",
+                         "device_writes", "pulses")}
+    return TileProgramming(actions=actions, controller=samples[0].controller, **means)
+
+
+class _Replay:
+    """Runs a list of entries through a fresh Chip and Ledger; returns its latency."""
+
+    def __init__(self, hw: HardwareSpec, matrices: dict):
+        self.env, self.ledger = simpy.Environment(), Ledger()
+        self.ledger.step = 0
+        self.chip = Chip(self.env, hw, self.ledger, matrices)
+
+    def run(self, process) -> float:
+        self.env.process(process)
+        self.env.run()
+        return self.env.now * 1e-12
+
+
+
+class CostModel:
+    """Cost-only estimates of `wl`'s network on `hw`, one method at a time."""
+
+    def __init__(self, wl: WorkloadSpec, hw: HardwareSpec):
+        if wl.cost_only is None:
+            raise ValueError("the workload has no cost_only section (update statistics)")
+        unsupported = [m for m in wl.methods if m not in COST_ONLY_METHODS]
+        if unsupported:
+            raise ValueError(f"cost-only mode cannot price {', '.join(unsupported)} (state carried across "
+                             f"steps); it prices {', '.join(COST_ONLY_METHODS)}")
+        # Transaction fidelity always: per-conversion events of a full-size network would take
+        # hours, and both fidelities give the same totals (tests/test_fidelity.py).
+        self.wl, self.hw = wl, hw.model_copy(update={"fidelity": "transaction"})
+        self.arch: Arch = build_arch(wl.network.arch, **wl.network.params)
+        self._samples: dict[tuple[str, tuple[int, int]], TileProgramming] = {}
+
+    def eapu_threshold(self) -> float:
+        """EaPU's fixed Δw_th on this chip (weight units), as the rule computes it."""
+        bound = self.wl.training.weight_bound
+        probe = AnalogMatrix("probe", np.zeros((1, 1)), self.hw, bound, np.random.default_rng(0))
+        return make_rule("eapu", self.wl.rules).threshold(context_for("probe", probe, self.hw, bound, 0.0))
+
+    def expected_eapu_fraction(self) -> float:
+        """E[min(1, |ΔW|/Δw_th)] under the workload's update statistics (closed form)."""
+        return expected_eapu_fraction(update_sigma(self.wl.cost_only.update_scale, self.wl.training.weight_bound),
+                                      self.eapu_threshold())
+
+    def _shapes(self, batch: int, digital: bool) -> StepShapes:
+        stats = self.wl.cost_only
+        return step_shapes(self.arch, batch, self.hw, stats.input_bit_density,
+                           mean_pair_conductance(self.hw, stats.mean_weight_fraction), digital,
+                           self.wl.training.backward_on == "host")
+
+    def sample(self, method: str, shape: tuple[int, int]) -> TileProgramming:
+        key = (method, shape)
+        if key not in self._samples:
+            # Seeded by (workload seed, rule, shape): a sample does not depend on what ran before.
+            rng = np.random.default_rng([self.wl.seed, KNOWN_METHODS.index(method), *shape])
+            repeats = min(MAX_SAMPLES, -(-SAMPLE_CELLS // (shape[0] * shape[1])))
+            self._samples[key] = mean_programming([sample_tile_programming(method, self.wl, self.hw, shape, rng)
+                                                   for _ in range(repeats)])
+        return self._samples[key]
+
+    def estimate(self, method: str) -> CostEstimate:
+        started = time.perf_counter()
+        rule = make_rule(method, self.wl.rules)
+        shapes = self._shapes(self.wl.training.batch_size, digital=not rule.analog)
+        matrices = shapes.matrices if rule.analog else {}
+        train = _Replay(self.hw, matrices)
+        writes = {"plan_cells": 0.0, "cells_written": 0.0, "device_writes": 0.0, "pulses": 0.0}
+        latency = train.run(self._train_step(train, shapes, method, rule, writes))
+        infer_shapes = self._shapes(1, digital=not rule.analog)
+        inference = _Replay(self.hw, matrices)
+        infer_latency = inference.run(inference.chip.replay(infer_shapes.forward))
+        writes["fraction_updated"] = writes["cells_written"] / shapes.weights
+        return CostEstimate(method, rule.analog, train.chip.tile_count, shapes.weights, train.ledger,
+                            latency, inference.ledger, infer_latency, writes,
+                            time.perf_counter() - started)
+
+    def _train_step(self, replay: _Replay, shapes: StepShapes, method: str, rule, writes: dict):
+        yield from replay.chip.replay(shapes.forward + [shapes.loss] + shapes.backward)
+        for name, matrix in shapes.matrices.items():
+            if not rule.analog:
+                yield from replay.chip.host_work("update_rule", 0.0, matrix.weights)
+                writes["cells_written"] += matrix.weights     # digital SGD writes every weight
+                continue
+            yield from self._program(replay, name, matrix, method, writes)
+        yield from replay.chip.host_work("host_param_update", 0.0, 2.0 * shapes.host_params)
+
+    def _program(self, replay: _Replay, name: str, matrix, method: str, writes: dict):
+        """The rule's host work, then every tile of `matrix` programmed as its shape's sample was."""
+        samples = [self.sample(method, shape) for shape in matrix.tile_shapes()]
+        yield from replay.chip.host_work("update_rule", 0.0, matrix.weights + sum(s.host_ops for s in samples),
+                                         sum(s.host_draws for s in samples))
+        for key in ("plan_cells", "cells_written", "device_writes", "pulses"):
+            writes[key] += sum(getattr(s, key) for s in samples)
+        yield from replay.chip.program_tiles(name, samples[0].controller, sum(s.plan_bits for s in samples),
+                                             [(s.latency_s, s.actions) for s in samples])
+
+
+class _RecordingRule:
+    """Wraps an update rule and accumulates |ΔW| of every plan it is asked for."""
+
+    def __init__(self, rule):
+        self.rule, self.name, self.analog = rule, rule.name, rule.analog
+        self.abs_sum, self.count = 0.0, 0
+
+    def plan(self, delta_w, ctx, rng):
+        self.abs_sum += float(np.abs(delta_w).sum())
+        self.count += delta_w.size
+        return self.rule.plan(delta_w, ctx, rng)
+
+
+def measure_update_scale(wl: WorkloadSpec, hw: HardwareSpec) -> float:
+    """Mean |lr·∂L/∂W| / weight_bound over a real ideal-rule training run of `wl` (which needs
+    data): the measured source of a cost-only workload's update_scale."""
+    from cosim.sim.training import Trainer
+    from cosim.nn.tasks import load_task
+
+    trainer = Trainer("ideal", wl, hw, load_task(wl.data, build_arch(wl.network.arch, **wl.network.params).input_shape))
+    trainer.rule = recorder = _RecordingRule(trainer.rule)
+    trainer.train()
+    return recorder.abs_sum / recorder.count / wl.training.weight_bound
+
+
+def estimate_costs(wl: WorkloadSpec, hw: HardwareSpec, methods=None, progress=None) -> list[CostEstimate]:
+    """Cost-only estimates for each of `methods` (default: the workload's)."""
+    model = CostModel(wl, hw)
+    out = []
+    for method in methods or wl.methods:
+        out.append(model.estimate(method))
+        if progress:
+            progress(method)
+    return out

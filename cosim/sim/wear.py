@@ -1,0 +1,82 @@
+"""What programming did over a run, beyond energy: per-step programming time, write-verify
+iteration and pulse-count distributions, verify reads, and per-device / per-tile wear and faults."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _add_counts(hist: np.ndarray, values: np.ndarray) -> np.ndarray:
+    counts = np.bincount(values.astype(np.int64))
+    if counts.size > hist.size:
+        hist = np.pad(hist, (0, counts.size - hist.size))
+    hist[:counts.size] += counts
+    return hist
+
+
+@dataclass
+class WriteStats:
+    """Accumulated over a run's training steps (setup excluded)."""
+
+    steps: int
+    program_time_s: np.ndarray = None          # per step: simulated time spent in programming
+    pulse_hist: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))       # devices by pulses
+    iteration_hist: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))   # devices by verify iterations
+    verify_reads: int = 0
+    unconverged: int = 0
+    faults: dict = field(default_factory=dict)
+    tile_wear: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.program_time_s is None:
+            self.program_time_s = np.zeros(self.steps)
+
+    def add_program_time(self, step: int, seconds: float) -> None:
+        self.program_time_s[step] += seconds
+
+    def add_outcome(self, outcome) -> None:
+        pulses = outcome.device_pulses
+        self.pulse_hist = _add_counts(self.pulse_hist, np.rint(pulses[pulses > 0]))
+        if hasattr(outcome, "iterations"):       # a write-verify outcome
+            self.iteration_hist = _add_counts(self.iteration_hist, outcome.iterations)
+            self.verify_reads += int(outcome.reads.sum())
+            self.unconverged += int((~outcome.converged).sum())
+
+
+def tile_wear(name: str, writes: np.ndarray, endurance: np.ndarray, steps: int, tile_rows: int,
+              tile_cols: int) -> list[dict]:
+    """Per tile of matrix `name`: mean and max training writes per device and projected steps
+    until its first device fails (endurance / write rate)."""
+    out = []
+    rows, cols = writes.shape[1:]
+    for r0 in range(0, rows, tile_rows):
+        for c0 in range(0, cols, tile_cols):
+            w = writes[:, r0:r0 + tile_rows, c0:c0 + tile_cols]
+            e = endurance[:, r0:r0 + tile_rows, c0:c0 + tile_cols]
+            rate = w / steps
+            first = float(np.min(np.where(rate > 0, e / np.where(rate > 0, rate, 1.0), np.inf)))
+            out.append({"tile": f"{name}.tile{r0 // tile_rows}.{c0 // tile_cols}",
+                        "mean_writes": float(w.mean()), "max_writes": int(w.max()),
+                        "steps_to_first_failure": first if np.isfinite(first) else None})
+    return out
+
+
+def collect_wear(run, matrices: dict, setup_writes: dict, tile_rows: int) -> None:
+    """Fill `run` with per-device training writes, endurance, write maps, tile wear and faults."""
+    writes, endurance = [], []
+    faults = {"devices": 0, "stuck_at_start": 0, "stuck_at_end": 0, "remapped_columns": 0}
+    for name, m in matrices.items():
+        trained = (m.devices.write_count - setup_writes[name]).astype(np.float64)
+        writes.append(trained.ravel())
+        endurance.append(m.devices.endurance.ravel())
+        run.write_maps[name] = trained.sum(axis=0)
+        run.write_stats.tile_wear += tile_wear(name, trained, m.devices.endurance, run.steps, tile_rows,
+                                               m.tile_weight_cols)
+        faults["devices"] += m.devices.x.size
+        faults["stuck_at_start"] += m.devices.stuck_at_start
+        faults["stuck_at_end"] += int(m.devices.stuck.sum())
+        faults["remapped_columns"] += m.remapped_cols
+    run.write_stats.faults = faults
+    run.training_writes = np.concatenate(writes)
+    run.endurance = np.concatenate(endurance)
