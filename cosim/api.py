@@ -13,22 +13,14 @@ import pandas as pd
 from cosim.nn.arch import build_arch
 from cosim.nn.tasks import load_task
 from cosim.report.summary import build_summary
+from cosim.sim.checkpoint import Checkpoint, fingerprint
 from cosim.sim.training import MethodRun, Trainer
-from cosim.specs.base import SpecError
+from cosim.specs.base import SpecError, resolve_path
 from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
 DEFAULT_HARDWARE = "hardware_specs/rram_180nm.yaml"
-
-
-def resolve_path(path: str | Path) -> Path:
-    """A path as given, or relative to the repository when it does not exist from here."""
-    path = Path(path)
-    if path.exists() or path.is_absolute():
-        return path
-    return REPO_ROOT / path if (REPO_ROOT / path).exists() else path
 
 
 @dataclass
@@ -76,10 +68,25 @@ def gpu_estimates(workload: WorkloadSpec) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class Checkpointing:
+    """Checkpoint each method's training into `folder` every `every` steps (None: only when a
+    method finishes); with `resume`, continue from what the folder holds."""
+
+    folder: Path
+    every: int | None = None
+    resume: bool = False
+
+    def for_method(self, wl: WorkloadSpec, hw: HardwareSpec, method: str) -> Checkpoint:
+        return Checkpoint(Path(self.folder) / f"{method}.ckpt", self.every, fingerprint(wl, hw, method))
+
+
 def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
-        progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None) -> RunResult:
+        progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None,
+        checkpointing: Checkpointing | None = None) -> RunResult:
     """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult.
-    `fidelity` ("transaction" or "detailed") overrides the hardware spec's."""
+    `fidelity` ("transaction" or "detailed") overrides the hardware spec's; `checkpointing`
+    saves (and with resume, continues from) each method's state."""
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
     if wl.data is None:
@@ -90,17 +97,35 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
         hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
     arch = build_arch(wl.network.arch, **wl.network.params)
     task = load_task(wl.data, arch.input_shape)
-    runs = []
+    runs, resumed = [], {}
     with _progress(progress, wl) as advance:
         for method in wl.methods:
-            trainer = Trainer(method, wl, hw, task, progress=advance(method), chunk_steps=chunk_steps)
-            runs.append(trainer.train())
+            run_, resumed[method] = _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing)
+            runs.append(run_)
     summary = build_summary(wl, hw, runs, gpu_estimates(wl), task.baseline)
     info = {"wall_s": {r.method: r.wall_s for r in runs},
             "wall_s_per_step": {r.method: r.wall_s / r.steps for r in runs},
             "seed": wl.seed, "python": platform.python_version(), "numpy": np.__version__,
             "versions": _versions()}
+    if checkpointing and checkpointing.resume:
+        info["resumed_at_step"] = resumed
     return RunResult(summary, _ledger_table(runs), _curves(runs), runs, info)
+
+
+def _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing) -> tuple[MethodRun, int]:
+    """One method's training, continued from its checkpoint when resuming; (run, steps it resumed at)."""
+    checkpoint = checkpointing.for_method(wl, hw, method) if checkpointing else None
+    stored = checkpoint.load(task) if checkpoint and checkpointing.resume else None
+    if stored and stored["kind"] == "done":
+        advance(method, wl.training.steps)
+        return stored["run"], wl.training.steps
+    trainer = Trainer(method, wl, hw, task, chunk_steps=chunk_steps, checkpoint=checkpoint)
+    done = trainer.restore(stored) if stored else 0
+    trainer.progress = advance(method, done)
+    result = trainer.train()
+    if checkpoint:
+        checkpoint.save_done(result, task)
+    return result, done
 
 
 @dataclass
@@ -169,14 +194,14 @@ class _progress:
 
     def __enter__(self):
         if not self.enabled:
-            return lambda method: None
+            return lambda method, done=0: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
         self.bar = Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn())
         self.bar.__enter__()
 
-        def advance(method: str):
-            task = self.bar.add_task(method, total=self.total or self.wl.training.steps)
+        def advance(method: str, done: int = 0):
+            task = self.bar.add_task(method, total=self.total or self.wl.training.steps, completed=done)
             return lambda: self.bar.advance(task)
         return advance
 

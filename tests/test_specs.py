@@ -7,7 +7,7 @@ from cosim.specs.base import SpecError
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import load_workload
 from cosim.units import UnitError, parse_quantity
-from tests.conftest import HW_FILE, WL_FILE
+from tests.conftest import HW_FILE, WL_FILE, hardware
 
 
 @pytest.mark.parametrize("text, dimension, expected", [
@@ -91,3 +91,14 @@ def test_cli_unknown_method_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cosim", "run", "--steps", "2", "--methods", "ideal,sgdx",
                            "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "sgdx" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_adc_energy_follows_the_survey_points_across_resolution():
+    from cosim.specs.hardware import energy_scale
+    # the 22 nm survey points the fit comes from: 0.46 / 0.53 / 0.85 pJ at 4 / 6 / 8 b
+    for bits, pj in [(4, 0.46), (6, 0.53), (8, 0.85)]:
+        assert 0.85 * energy_scale(bits, 8) == pytest.approx(pj, rel=0.02)
+    four = hardware(adc={"bits": 4}).adc
+    eight = hardware().adc
+    assert eight.energy == eight.energy_per_conversion
+    assert four.energy < eight.energy < hardware(adc={"bits": 10}).adc.energy

@@ -1,11 +1,14 @@
 """`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N] [--steps N] [--methods a,b]
-[--fidelity transaction|detailed] [--trace [--trace-events N]]`"""
+[--fidelity transaction|detailed] [--trace [--trace-events N]] [--checkpoint-every N] [--resume]`"""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
-from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, resolve_path, run, write_outputs
+from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, Checkpointing, resolve_path, run, write_outputs
+from cosim.sim.checkpoint import CheckpointError
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import load_workload
 
@@ -29,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--methods, --out, --quiet; add --json for JSON)")
     parser.add_argument("--json", action="store_true", help="with --cost-only: print cost.json")
     parser.add_argument("--update-scale", type=float, help="with --cost-only: override cost_only.update_scale")
+    parser.add_argument("--checkpoint-every", type=int, metavar="N",
+                        help="save each method's state every N steps in OUT/checkpoints (removed once "
+                             "the outputs are written)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue a killed run from OUT/checkpoints (same arguments as before)")
 
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
@@ -46,13 +54,23 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps: must be >= 1, got {args.steps}")
     if args.trace_events is not None and args.trace_events < 1:
         raise UsageError(f"--trace-events: must be >= 1, got {args.trace_events}")
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise UsageError(f"--checkpoint-every: must be >= 1, got {args.checkpoint_every}")
+    out_dir = Path(args.out or f"reports/{workload.name}")
+    checkpoints = out_dir / "checkpoints"
+    checkpointing = (Checkpointing(checkpoints, args.checkpoint_every, args.resume)
+                     if args.checkpoint_every or args.resume else None)
     try:
         result = run(workload, hardware, methods=methods, seed=args.seed, steps=args.steps,
-                     progress=not args.quiet, fidelity=args.fidelity)
+                     progress=not args.quiet, fidelity=args.fidelity, checkpointing=checkpointing)
     except ValueError as exc:  # a bad override, e.g. an unknown method name
         raise UsageError(f"{'--methods' if methods else 'arguments'}: {exc}") from None
-    out = write_outputs(result, args.out or f"reports/{workload.name}", trace=args.trace,
-                        max_trace_events=args.trace_events)
+    except CheckpointError as exc:
+        raise UsageError(f"--resume: {exc}") from None
+    out = write_outputs(result, out_dir, trace=args.trace, max_trace_events=args.trace_events)
+    shutil.rmtree(checkpoints, ignore_errors=True)   # the outputs now hold everything
+    if "resumed_at_step" in result.run_info:
+        print("resumed at step: " + ", ".join(f"{m} {s}" for m, s in result.run_info["resumed_at_step"].items()))
     print(f"wrote {out}/report.html, report.md, summary.json" + (", trace.json" if args.trace else ""))
     _print_table(result.summary)
     return 0

@@ -7,10 +7,11 @@ import sys
 from cosim.specs.base import SpecError, read_yaml, validate_mapping
 from cosim.specs.gpu import GpuSpec
 from cosim.specs.hardware import HardwareSpec, load_hardware
+from cosim.specs.sweep import SweepSpec, expand_sweep
 from cosim.specs.workload import WorkloadSpec
 
 NAME = "validate"
-HELP = "Check hardware, workload or GPU spec files; one clear message per bad file."
+HELP = "Check hardware, workload, sweep or GPU spec files; one clear message per bad file."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def kind_of(data: dict) -> type:
-    """Workloads have a network, chips a device, GPUs a peak FP32 rate."""
+    """Sweeps name a base workload file, workloads have a network, chips a device, GPUs a peak FP32 rate."""
+    if isinstance(data.get("workload"), str):
+        return SweepSpec
     if "network" in data or "training" in data:
         return WorkloadSpec
     if "device" in data or "tile" in data or "extends" in data:
@@ -34,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
             data = read_yaml(path)
             kind = kind_of(data)
             spec = load_hardware(path) if kind is HardwareSpec else validate_mapping(kind, data, path)
-            print(f"{path}: ok ({type(spec).__name__} {getattr(spec, 'name', '')})")
+            extra = f", {len(expand_sweep(spec, path))} valid points" if isinstance(spec, SweepSpec) else ""
+            print(f"{path}: ok ({type(spec).__name__} {getattr(spec, 'name', '')}{extra})")
         except SpecError as exc:
             print(f"error: {exc}", file=sys.stderr)
             bad += 1

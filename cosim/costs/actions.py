@@ -31,7 +31,7 @@ class ActionCosts:
         return steps * self.hw.tile.read_time
 
     def adc_energy(self, conversions) -> float:
-        return conversions * self.hw.adc.energy_per_conversion
+        return conversions * self.hw.adc.energy
 
     def adc_time(self, steps, cols_used) -> float:
         """Each ADC converts its (at most columns_per_adc) active columns one after another, s."""

@@ -31,6 +31,11 @@ class Chip:
                             "eapu": EaPUController(env, self.costs, detailed),
                             "verify": WriteVerifyController(env, self.costs, detailed)}
 
+    def servers(self) -> dict:
+        """Every FIFO server of the chip by name (their busy-until times are its timing state)."""
+        found = [self.host] + [s for tiles in self.tiles.values() for t in tiles for s in (t, t.dac, t.adc)]
+        return {s.name: s for s in found}
+
     def clock_s(self) -> float:
         """Simulated time in seconds."""
         return self.env.now * 1e-12

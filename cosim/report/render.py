@@ -188,8 +188,14 @@ def write_report(result, out: Path) -> None:
     if s["input_baseline"]:
         intro += " The untrained input itself scores " + ", ".join(
             f"{k} {v:.4g}" for k, v in s["input_baseline"].items()) + "."
+    paper = _paper_section(s)
+    write_documents(out, title, intro, ([paper] if paper else []) + _sections(s), figures)
+
+
+def write_documents(out: Path, title: str, intro: str, sections: list[tuple[str, str, list[list[str]]]],
+                    figures: dict[str, Path]) -> None:
+    """report.md and a self-contained report.html: titled table sections, then the figures."""
     md = [f"# {title}", "", intro, ""]
-    sections = ([paper] if (paper := _paper_section(s)) else []) + _sections(s)
     for heading, note, rows in sections:
         md += [f"## {heading}", "", note, "", _markdown_table(rows), ""]
     md += ["## Figures", ""] + [f"### {name}\n\n![{name}]({path.name})\n" for name, path in figures.items()]

@@ -23,6 +23,7 @@ from cosim.nn.data import BatchStream
 from cosim.nn.matrix import DigitalMatrix
 from cosim.nn.tasks import Task
 from cosim.rules import FAST, context_for, make_rule
+from cosim.sim.checkpoint import Checkpoint, restore_state
 from cosim.sim.clock import CountingEnvironment, Pause
 from cosim.sim.ledger import Ledger
 from cosim.sim.tape import Tape
@@ -75,10 +76,11 @@ def seed_streams(seed: int) -> dict[str, np.random.Generator]:
 
 class Trainer:
     def __init__(self, method: str, workload: WorkloadSpec, hw: HardwareSpec, task: Task,
-                 progress=None, chunk_steps: int = 1):
+                 progress=None, chunk_steps: int = 1, checkpoint: Checkpoint | None = None):
         self.method, self.wl, self.hw, self.task = method, workload, hw, task
         self.rule = make_rule(method, workload.rules)
-        self.progress, self.chunk_steps = progress, chunk_steps
+        self.progress, self.chunk_steps, self.checkpoint = progress, chunk_steps, checkpoint
+        self.start_step = 0
         streams = seed_streams(workload.seed)
         self.rule_rng, self.eval_rng, self.device_rng = streams["rule"], streams["eval"], streams["devices"]
         self.matrices, self._initial = {}, {}
@@ -91,9 +93,9 @@ class Trainer:
         if getattr(self.rule, "fast_matrix", False):   # tiki_taka's fast matrices get tiles of their own
             self._add_fast_matrices()
         self.batches = BatchStream(task.x_train, task.y_train, workload.training.batch_size, streams["data"])
-        self.env = CountingEnvironment()
+        self.env = self.make_env()
         self.ledger = Ledger()
-        self.chip = Chip(self.env, hw, self.ledger, self.matrices if self.rule.analog else {})
+        self.chip = self.make_chip()
         steps = workload.training.steps
         self.run = MethodRun(method, self.rule.analog, steps, metric=task.metric, loss=np.zeros(steps),
                              cells_written=np.zeros(steps), device_writes=np.zeros(steps),
@@ -113,6 +115,18 @@ class Trainer:
             return matrix
         return make
 
+    def make_env(self, now_ps: int = 0) -> CountingEnvironment:
+        """The SimPy environment, starting at `now_ps` (a resumed run starts where it stopped)."""
+        return CountingEnvironment(initial_time=now_ps)
+
+    def make_chip(self) -> Chip:
+        return Chip(self.env, self.hw, self.ledger, self.matrices if self.rule.analog else {})
+
+    def restore(self, data: dict) -> int:
+        """Continue from a checkpoint's state (see cosim.sim.checkpoint); returns the steps done."""
+        self.start_step = restore_state(self, data)
+        return self.start_step
+
     def _add_fast_matrices(self) -> None:
         """A zero-weight analog twin `<name>.fast` of every matrix; its reads are drained in _update."""
         for name, m in list(self.matrices.items()):
@@ -130,13 +144,14 @@ class Trainer:
         self._collect_wear()
         self.run.inference = self._price_inference()   # before retention checks let devices drift
         self._check_retention()
-        self.run.wall_s = time.perf_counter() - started
+        self.run.wall_s += time.perf_counter() - started
         return self.run
 
     def _trainer(self):
-        yield from self._setup()
+        if self.start_step == 0:
+            yield from self._setup()
         steps, every = self.wl.training.steps, self.wl.training.eval_every
-        for step in range(steps):
+        for step in range(self.start_step, steps):
             self.ledger.step = step
             scheduled = self.env.events_scheduled
             yield from self._train_step(step)
@@ -145,6 +160,9 @@ class Trainer:
                 self._evaluate(step + 1)
             if self.progress:
                 self.progress()
+            if self.checkpoint and self.checkpoint.due(step + 1, steps):
+                # Every transaction of the step has finished: the simulation is idle here.
+                self.checkpoint.save_state(self, step + 1)
             if (step + 1) % self.chunk_steps == 0 or step == steps - 1:
                 pause, self._pause = self._pause, Pause(self.env)
                 pause.succeed()

@@ -73,6 +73,19 @@ PositiveInt = Annotated[int, Field(gt=0)]
 Source = Annotated[str, Field(min_length=1, description="Where the default numbers come from.")]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_path(path: str | Path, relative_to: str | Path | None = None) -> Path:
+    """A file path as given: beside `relative_to` (a folder) if it exists there, else from the
+    working folder, else from the repository root; unchanged when found nowhere."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    for base in ([Path(relative_to)] if relative_to is not None else []) + [Path.cwd(), REPO_ROOT]:
+        if (base / path).exists():
+            return path if base == Path.cwd() else base / path
+    return path
 
 
 def read_yaml(path: str | Path) -> dict:

@@ -112,14 +112,34 @@ class DacSpec(Sourced):
         return 1 if self.bits is None else -(-self.input_bits // self.bits)
 
 
+# SAR energy vs resolution: E(b) ∝ E_FIXED + E_STEP·2^b, fitted to the Murmann-survey SAR points
+# at 22 nm (0.46 / 0.53 / 0.85 pJ at 4 / 6 / 8 b; Andrulis et al., arXiv 2404.06553; within 2 %).
+# Only the shape is used, so the quoted energy of any node sets the scale.
+SAR_E_FIXED = 0.434e-12
+SAR_E_STEP = 1.625e-15
+
+
+def energy_scale(bits: int, reference_bits: int) -> float:
+    """E(bits) / E(reference_bits) of a SAR ADC under the survey fit above (dimensionless)."""
+    return (SAR_E_FIXED + SAR_E_STEP * 2.0 ** bits) / (SAR_E_FIXED + SAR_E_STEP * 2.0 ** reference_bits)
+
+
 class AdcSpec(Sourced):
     kind: Literal["sar", "flash"] = "sar"
     bits: PositiveInt | None = Field(8, le=16, description="null = ideal (no quantisation).")
     columns_per_adc: PositiveInt = Field(8, le=65536)
     clock: Hertz
-    energy_per_conversion: Joules
+    energy_per_conversion: Joules = Field(description="Joules per conversion at `energy_reference_bits`.")
+    energy_reference_bits: PositiveInt = Field(
+        8, le=16, description="Resolution at which energy_per_conversion was quoted; other `bits` "
+                              "scale by the survey fit (see energy_at_bits).")
     full_scale: float = Field(0.125, gt=0, le=1,
                               description="Full-scale current as a fraction of rows·V_read·(g_max-g_min).")
+
+    @property
+    def energy(self) -> float:
+        """Joules per conversion at the configured `bits` (an ideal ADC is priced as 8 bits)."""
+        return self.energy_per_conversion * energy_scale(self.bits or 8, self.energy_reference_bits)
 
     @property
     def conversion_time(self) -> float:
