@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from cosim.report.figures import METRIC_LABELS, all_figures
+from cosim.report.paper import comparison_rows
 
 
 def _fmt(value) -> str:
@@ -169,6 +170,16 @@ def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
     return [section for section in sections if len(section[2]) > 1]   # drop tables with no rows
 
 
+def _paper_section(summary: dict) -> tuple[str, str, list[list[str]]] | None:
+    comparison = summary.get("paper_comparison")
+    if comparison is None:
+        return None
+    note = (f"Our run against the published figures of {comparison['reference']}. Ratios are "
+            "whole-run totals inside the `chip_bus_host` boundary. Inference energy is one priced "
+            "forward pass over the test set on each trained chip. " + " ".join(comparison["differences"]))
+    return "Paper comparison", note, comparison_rows(comparison)
+
+
 def write_report(result, out: Path) -> None:
     s = result.summary
     figures = all_figures(result, out)
@@ -177,7 +188,8 @@ def write_report(result, out: Path) -> None:
     if s["input_baseline"]:
         intro += " The untrained input itself scores " + ", ".join(
             f"{k} {v:.4g}" for k, v in s["input_baseline"].items()) + "."
-    write_documents(out, title, intro, _sections(s), figures)
+    paper = _paper_section(s)
+    write_documents(out, title, intro, ([paper] if paper else []) + _sections(s), figures)
 
 
 def write_documents(out: Path, title: str, intro: str, sections: list[tuple[str, str, list[list[str]]]],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosim.report.paper import paper_comparison
 from cosim.sim.queueing import by_kind, queueing_stats
 
 SCHEMA = "cosim.summary/1"
@@ -134,13 +135,21 @@ def method_summary(run) -> dict:
         "weights": run.weights,
         "tiles": run.tiles,
         "final_loss": float(run.loss[-1]),
+        "inference": _inference(run.inference),
     }
+
+
+def _inference(priced: dict) -> dict:
+    """The priced test-set forward pass on the trained chip (see Trainer._price_inference)."""
+    if not priced:
+        return {}
+    return {**priced, "energy_j_per_sample": priced["energy_j"]["total"] / priced["samples"]}
 
 
 def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | None = None) -> dict:
     methods = {run.method: method_summary(run) for run in runs}
     lifetime_ratios(methods)
-    return {
+    summary = {
         "dataset": workload.data.dataset,
         "input_baseline": baseline or {},
         "schema": SCHEMA,
@@ -155,3 +164,7 @@ def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | No
         "gpu": gpu,
         "chip_vs_gpu": chip_vs_gpu(methods, gpu, workload.training.steps),
     }
+    comparison = paper_comparison(summary)
+    if comparison is not None:
+        summary["paper_comparison"] = comparison
+    return summary

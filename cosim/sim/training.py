@@ -60,6 +60,7 @@ class MethodRun:
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
     write_stats: WriteStats = None         # programming latency per step, verify iterations, faults
     retention: dict = field(default_factory=dict)    # delay after training (s) -> test metric
+    inference: dict = field(default_factory=dict)    # priced test-set forward pass on the trained chip
     wall_s: float = 0.0
 
     @property
@@ -141,6 +142,7 @@ class Trainer:
             self.env.run(until=self._pause)
         self.run.end_ps = self.env.now
         self._collect_wear()
+        self.run.inference = self._price_inference()   # before retention checks let devices drift
         self._check_retention()
         self.run.wall_s += time.perf_counter() - started
         return self.run
@@ -263,6 +265,30 @@ class Trainer:
                 if isinstance(m, AnalogMatrix):
                     m.devices.advance_to(end_s + delay)
             self.run.retention[delay] = self._measure()[self.run.metric]
+
+    def _price_inference(self) -> dict:
+        """One priced forward pass over the test set on the trained chip, on a fresh clock and
+        ledger (so training totals stay as they were). Read noise comes from the evaluation
+        generator. Per test sample the DAC, ADC, bus and host counts are the same for every
+        method; what can differ is the array-read energy (V²·G·t over the trained conductances)
+        and the number of input phases (signed activations need a second phase)."""
+        env, ledger = CountingEnvironment(), Ledger()
+        ledger.step = 0
+        chip = Chip(env, self.hw, ledger, self.matrices if self.rule.analog else {})
+        self._measuring(True)
+        for m in self.matrices.values():
+            m.record = True                       # priced this time, but still the eval generator
+        self.tape.phase = "forward"
+        x = self.task.x_test
+        for i in range(0, len(x), EVAL_BATCH):
+            self.net.forward(x[i:i + EVAL_BATCH], train=False)
+            self.tape.flush_host("inference")
+        entries = self.tape.take()
+        self._measuring(False)
+        env.run(env.process(chip.replay(entries)))
+        by_action = ledger.energy_by_action(training_only=True)
+        return {"energy_j": {"total": sum(by_action.values()), "by_action": by_action},
+                "latency_s": env.now * 1e-12, "samples": len(x)}
 
     def _measuring(self, on: bool) -> None:
         """Switch every matrix between priced training work and an unpriced measurement with its
