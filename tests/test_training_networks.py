@@ -83,3 +83,17 @@ def test_network_that_does_not_fit_the_data_is_rejected(data, network, needle):
     with pytest.raises(ValueError, match="does not fit") as err:
         WorkloadSpec.model_validate({"name": "x", "data": data, "network": network, "training": {"steps": 1}})
     assert needle in str(err.value)
+
+
+def test_backward_on_host_prices_digital_products_instead_of_transposed_reads():
+    data = workload("resnet_digits", methods=("bp_open_loop",)).model_dump()
+    data["training"]["backward_on"] = "host"
+    on_host = cosim.run(WorkloadSpec.model_validate(data), hardware())
+    on_tiles = cosim.run(workload("resnet_digits", methods=("bp_open_loop",)), hardware())
+    tx_host, tx_tiles = (r.runs[0].ledger.transactions() for r in (on_host, on_tiles))
+    assert not ((tx_host.kind == "tile") & (tx_host.op == "backward")).any()
+    assert ((tx_tiles.kind == "tile") & (tx_tiles.op == "backward")).any()
+    assert (tx_host.op == "backward_matmul").any() and not (tx_tiles.op == "backward_matmul").any()
+    # forward reads are the same work either way
+    fwd = [((t.kind == "tile") & (t.op == "forward")).sum() for t in (tx_host, tx_tiles)]
+    assert fwd[0] == fwd[1]

@@ -59,6 +59,7 @@ class AnalogMatrix:
     def __init__(self, name: str, w_init: np.ndarray, hardware: HardwareSpec, weight_bound: float,
                  rng: np.random.Generator):
         self.name, self.hw, self.weight_bound, self.rng = name, hardware, weight_bound, rng
+        self.backward_on_host = False   # True: error back-propagation is digital (see matmul_t)
         self.in_features, self.out_features = w_init.shape
         self.devices = DeviceArray(hardware.device, w_init.shape, rng)
         # A binary-sliced device spends cells_per_weight physical columns on each weight column.
@@ -85,7 +86,17 @@ class AnalogMatrix:
         return self._mvm(x, transpose=False)
 
     def matmul_t(self, dy: np.ndarray) -> np.ndarray:
+        if self.backward_on_host:
+            return self._host_matmul_t(dy)
         return self._mvm(dy, transpose=True)
+
+    def _host_matmul_t(self, dy: np.ndarray) -> np.ndarray:
+        """dy @ W.T digitally on the host, from the weights as the devices now hold them (the
+        upkeep of that digital copy is not priced); recorded as host multiply-accumulates."""
+        if self.record:
+            self.ops.append(float(dy.shape[0] * self.in_features * self.out_features))
+        self.devices.advance_to(self.clock())
+        return np.asarray(dy, dtype=np.float64) @ self.weights().T
 
     # ----- numerics ---------------------------------------------------------------------------
     def _mvm(self, x: np.ndarray, transpose: bool) -> np.ndarray:

@@ -90,6 +90,7 @@ class Trainer:
         self.tape = Tape(self.net.take_host_ops)
         for matrix in self.matrices.values():
             matrix.ops = self.tape
+            matrix.backward_on_host = workload.training.backward_on == "host"
         if getattr(self.rule, "fast_matrix", False):   # tiki_taka's fast matrices get tiles of their own
             self._add_fast_matrices()
         self.batches = BatchStream(task.x_train, task.y_train, workload.training.batch_size, streams["data"])

@@ -52,7 +52,8 @@ class TrainingSpec(FrozenSpec):
     weight_bound: float = Field(1.0, gt=0.0, le=1e3,
                                 description="Weight magnitude mapped to a full device range (g_max - g_min).")
     backward_on: Literal["tiles", "host"] = Field(
-        "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally.")
+        "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally "
+        "on the host from the weights as programmed (priced as host MACs).")
     retention_checks: tuple[Seconds, ...] = Field(
         (), max_length=16, description="Delays after training, seconds: the test metric is measured again "
         "once the devices have drifted/relaxed that long (unpriced measurements).")
