@@ -97,3 +97,16 @@ def test_backward_on_host_prices_digital_products_instead_of_transposed_reads():
     # forward reads are the same work either way
     fwd = [((t.kind == "tile") & (t.op == "forward")).sum() for t in (tx_host, tx_tiles)]
     assert fwd[0] == fwd[1]
+
+
+def test_conv_inputs_cross_the_bus_as_feature_maps_not_im2col_columns():
+    from cosim.nn.arch import build_arch
+    wl = workload("dncnn_denoise", methods=("bp_open_loop",))
+    hw = hardware()
+    result = cosim.run(wl, hw)
+    tx = result.runs[0].ledger.transactions()
+    sent = tx[(tx.step == 0) & (tx.op == "forward_in")].energy_j.sum()
+    arch = build_arch(wl.network.arch, **wl.network.params)
+    feature_maps = sum(int(np.prod(n.in_shape)) for n in arch.nodes() if n.op == "conv2d")
+    expected = wl.training.batch_size * feature_maps * hw.bus.weight_bits * hw.bus.energy_per_bit
+    assert sent == pytest.approx(expected, rel=1e-9)

@@ -47,7 +47,7 @@ class Chip:
     def mvm(self, op):
         """SimPy process for one MvmOp: inputs over the bus, all its tiles in parallel, outputs back."""
         bits = self.hw.bus.weight_bits
-        yield from self.bus.transfer(f"{op.direction}_in", op.vectors * op.in_features * bits)
+        yield from self.bus.transfer(f"{op.direction}_in", op.values_in * bits)
         steps = op.vectors * op.phases * op.slices
         _, grid_cols = self.matrices[op.matrix].tile_grid
         runs = []

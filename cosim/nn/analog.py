@@ -41,6 +41,13 @@ class MvmOp:
     conductance_load: np.ndarray
     in_features: int
     out_features: int
+    # Values the host sends for this product. A conv sends its feature map, not the k·k-times
+    # larger im2col columns (the tile's input buffer unrolls it); None = vectors · in_features.
+    input_values: int | None = None
+
+    @property
+    def values_in(self) -> int:
+        return self.vectors * self.in_features if self.input_values is None else self.input_values
 
 
 def _blocks(size: int, block: int) -> list[slice]:
@@ -82,8 +89,8 @@ class AnalogMatrix:
     def apply_update(self, delta_w: np.ndarray) -> None:
         raise TypeError("an analog matrix is changed only by programming its devices")
 
-    def matmul(self, x: np.ndarray) -> np.ndarray:
-        return self._mvm(x, transpose=False)
+    def matmul(self, x: np.ndarray, input_values: int | None = None) -> np.ndarray:
+        return self._mvm(x, transpose=False, input_values=input_values)
 
     def matmul_t(self, dy: np.ndarray) -> np.ndarray:
         if self.backward_on_host:
@@ -99,7 +106,7 @@ class AnalogMatrix:
         return np.asarray(dy, dtype=np.float64) @ self.weights().T
 
     # ----- numerics ---------------------------------------------------------------------------
-    def _mvm(self, x: np.ndarray, transpose: bool) -> np.ndarray:
+    def _mvm(self, x: np.ndarray, transpose: bool, input_values: int | None = None) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         self.devices.advance_to(self.clock())
         w = self.devices.weight_fraction()
@@ -125,7 +132,7 @@ class AnalogMatrix:
                 load[r] += load_r
         if self.record:
             self.ops.append(self._op(x.shape[0], len(phases), levels, transpose, in_blocks,
-                                     out_blocks, load))
+                                     out_blocks, load, input_values))
         return y * (scale / levels[0]) * self.weight_bound if scale > 0 else y
 
     def _input_digits(self):
@@ -167,7 +174,7 @@ class AnalogMatrix:
         load = np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
         return partial, load
 
-    def _op(self, vectors, phases, levels, transpose, in_blocks, out_blocks, load) -> MvmOp:
+    def _op(self, vectors, phases, levels, transpose, in_blocks, out_blocks, load, input_values=None) -> MvmOp:
         rows = np.array([b.stop - b.start for b in in_blocks])
         cols = np.array([b.stop - b.start for b in out_blocks])
         # Physical lines: a sliced weight column is cells_per_weight columns (forward outputs) or
@@ -180,4 +187,4 @@ class AnalogMatrix:
         load = load * self.cells_per_weight
         in_f, out_f = (self.out_features, self.in_features) if transpose else (self.in_features, self.out_features)
         return MvmOp(self.name, "backward" if transpose else "forward", vectors, phases, levels[2],
-                     rows, cols, load, in_f, out_f)
+                     rows, cols, load, in_f, out_f, input_values)

@@ -73,7 +73,7 @@ class Conv2d(Layer):
         w_out = conv_output_size(w, self.kernel, self.stride, self.padding)
         # Keep the input, not its k^2-times larger column matrix; backward rebuilds the columns.
         self._x = x
-        y = self.weight.matrix.matmul(im2col(x, self.kernel, self.stride, self.padding))
+        y = self.weight.matrix.matmul(im2col(x, self.kernel, self.stride, self.padding), input_values=x.size)
         if self.bias is not None:
             y = y + self.bias.value
             self.host_ops.add(ops=y.size)

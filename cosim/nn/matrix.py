@@ -17,8 +17,9 @@ class Matrix(Protocol):
     in_features: int
     out_features: int
 
-    def matmul(self, x: np.ndarray) -> np.ndarray:
-        """Forward product x @ W for x of shape (N, in_features)."""
+    def matmul(self, x: np.ndarray, input_values: int | None = None) -> np.ndarray:
+        """Forward product x @ W for x of shape (N, in_features). `input_values`: how many
+        distinct values x was unrolled from (a conv's feature map), for pricing its transfer."""
 
     def matmul_t(self, dy: np.ndarray) -> np.ndarray:
         """Backward product dy @ W.T for dy of shape (N, out_features)."""
@@ -45,7 +46,7 @@ class DigitalMatrix:
         if self.record:
             self.ops.append(float(vectors * self.in_features * self.out_features))
 
-    def matmul(self, x: np.ndarray) -> np.ndarray:
+    def matmul(self, x: np.ndarray, input_values: int | None = None) -> np.ndarray:
         self._count(x.shape[0])
         return x @ self.w
 

@@ -97,7 +97,8 @@ class _Walker:
         self.out.matrices[name] = m
         return m
 
-    def _product(self, m: ShapeMatrix, direction: str, vectors: int, phases: int) -> tuple:
+    def _product(self, m: ShapeMatrix, direction: str, vectors: int, phases: int,
+                 input_values: int | None = None) -> tuple:
         """One matrix product over `vectors` inputs: a tile MVM, or host MACs when digital."""
         on_host = self.digital or (direction == "backward" and self.backward_on_host)
         if on_host:
@@ -107,7 +108,8 @@ class _Walker:
         steps = vectors * slices       # phases split each element's code, they do not add drive
         load = np.outer(rows, cols) * steps * self.load_per_cell_step
         in_f, out_f = (m.out_features, m.in_features) if direction == "backward" else (m.in_features, m.out_features)
-        return ("mvm", MvmOp(m.name, direction, vectors, phases, slices, rows, cols, load, in_f, out_f))
+        return ("mvm", MvmOp(m.name, direction, vectors, phases, slices, rows, cols, load, in_f, out_f,
+                             input_values))
 
     @staticmethod
     def _host(phase: str, macs: float = 0.0, ops: float = 0.0) -> tuple:
@@ -168,11 +170,11 @@ class _Walker:
             return (*self._attention(node), False)
         raise ValueError(f"cost-only mode has no shape rule for op {op!r}")
 
-    def _linear(self, name, rows, n_in, n_out, bias, nonneg, input_grad, col2im=False):
+    def _linear(self, name, rows, n_in, n_out, bias, nonneg, input_grad, col2im=False, feature_map=None):
         """A weight matrix over `rows` input vectors: forward MVM, host weight gradient and bias,
         and the transposed MVM when the input gradient is needed (plus col2im's scatter-adds)."""
         m = self._matrix(name, n_in, n_out)
-        fwd = [self._product(m, "forward", rows, 1 if nonneg else 2)]
+        fwd = [self._product(m, "forward", rows, 1 if nonneg else 2, feature_map)]
         bwd = [self._host("backward", macs=rows * n_in * n_out)]
         if bias:
             fwd.append(self._host("forward", ops=rows * n_out))
@@ -193,7 +195,7 @@ class _Walker:
             kernel, c_in, c_out = node.attr("kernel"), node.attr("c_in"), node.attr("c_out")
             bias, positions, name = node.attr("bias", True), _numel(node.out_shape[1:]), self._name("conv")
         return self._linear(name, self.batch * positions, kernel * kernel * c_in, c_out, bias, nonneg,
-                            input_grad, col2im=True)
+                            input_grad, col2im=True, feature_map=self.batch * _numel(node.in_shape))
 
     def _attention(self, node: Node):
         """qkv and output projections on tiles; QKᵀ, softmax and AV on the host."""
