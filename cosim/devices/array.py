@@ -49,7 +49,9 @@ class DeviceArray:
         self.x = np.zeros(full)                     # normalised conductance, fresh devices at g_min
         self.write_count = np.zeros(full, dtype=np.uint32)
         self.pulse_count = np.zeros(full, dtype=np.uint32)
-        self.last_write_time = np.zeros(full)       # seconds of simulated time
+        # seconds of simulated time; float32 (~1e-7 relative) is ample for drift clocks of >= 1 s
+        # and keeps the state at <= 32 bytes per device (benchmarks/scaling.py)
+        self.last_write_time = np.zeros(full, dtype=np.float32)
         self.clock = 0.0                            # simulated time the state is current at, s
         self.step_scale = np.zeros(full, dtype=np.float32)
         self.endurance = np.zeros(full, dtype=np.float32)
