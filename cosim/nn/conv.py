@@ -73,7 +73,10 @@ class Conv2d(Layer):
         w_out = conv_output_size(w, self.kernel, self.stride, self.padding)
         # Keep the input, not its k^2-times larger column matrix; backward rebuilds the columns.
         self._x = x
-        y = self.weight.matrix.matmul(im2col(x, self.kernel, self.stride, self.padding), input_values=x.size)
+        cols = im2col(x, self.kernel, self.stride, self.padding)
+        # The host sends the feature map (or only the pixels a strided kernel reaches); the
+        # tile's input buffer unrolls the columns.
+        y = self.weight.matrix.matmul(cols, input_values=min(x.size, cols.size))
         if self.bias is not None:
             y = y + self.bias.value
             self.host_ops.add(ops=y.size)

@@ -195,7 +195,9 @@ class _Walker:
             kernel, c_in, c_out = node.attr("kernel"), node.attr("c_in"), node.attr("c_out")
             bias, positions, name = node.attr("bias", True), _numel(node.out_shape[1:]), self._name("conv")
         return self._linear(name, self.batch * positions, kernel * kernel * c_in, c_out, bias, nonneg,
-                            input_grad, col2im=True, feature_map=self.batch * _numel(node.in_shape))
+                            input_grad, col2im=True,
+                            feature_map=min(self.batch * _numel(node.in_shape),
+                                            self.batch * positions * kernel * kernel * c_in))
 
     def _attention(self, node: Node):
         """qkv and output projections on tiles; QKᵀ, softmax and AV on the host."""
