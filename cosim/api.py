@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cosim.nn.arch import build_arch
 from cosim.nn.tasks import load_task
 from cosim.report.summary import build_summary
 from cosim.sim.checkpoint import Checkpoint, fingerprint
@@ -57,7 +56,7 @@ def gpu_estimates(workload: WorkloadSpec) -> dict:
     from cosim.gpu.model import Calibration, estimate_training
     from cosim.specs.gpu import load_calibration, load_gpu
 
-    arch = build_arch(workload.network.arch, **workload.network.params)
+    arch = workload.network.build()
     spec = load_calibration()
     out = {}
     for name in workload.gpus:
@@ -95,7 +94,7 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
                                   "(use `cosim cost` for its cost-only estimate)")])
     if fidelity is not None:
         hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
-    arch = build_arch(wl.network.arch, **wl.network.params)
+    arch = wl.network.build()
     task = load_task(wl.data, arch.input_shape)
     runs, resumed = [], {}
     with _progress(progress, wl) as advance:

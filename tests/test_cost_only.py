@@ -52,7 +52,7 @@ def digits_workload(arch: str, params: dict, method: str, batch: int = 5) -> Wor
 
 def real_step_entries(wl: WorkloadSpec, hw) -> list:
     """The tape entries one real training step of the training core replays."""
-    arch = build_arch(wl.network.arch, **wl.network.params)
+    arch = wl.network.build()
     trainer = Trainer(wl.methods[0], wl, hw, load_task(wl.data, arch.input_shape))
     if trainer.rule.analog:   # what the skipped setup step would program, placed exactly
         for name, matrix in trainer.matrices.items():

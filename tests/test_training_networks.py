@@ -39,16 +39,11 @@ def test_network_trains_on_tiles_and_every_matrix_is_priced(case):
     tiles = tx[(tx.step == 0) & (tx.kind == "tile")]
     forward, backward = tiles[tiles.op == "forward"], tiles[tiles.op == "backward"]
     # every matrix read forward once per step, and backward once except the one fed by the data
-    trainer = Trainer("eapu", wl, hardware(), load_task(wl.data, _input_shape(wl)))
+    trainer = Trainer("eapu", wl, hardware(), load_task(wl.data, wl.network.build().input_shape))
     matrices = len(trainer.matrices)
     assert forward.groupby(forward.component.str.split(".tile").str[0]).ngroups == matrices
     assert backward.groupby(backward.component.str.split(".tile").str[0]).ngroups == matrices - 1
     assert forward.start_ps.max() < backward.start_ps.min()
-
-
-def _input_shape(wl):
-    from cosim.nn.arch import build_arch
-    return build_arch(wl.network.arch, **wl.network.params).input_shape
 
 
 def test_evaluation_frequency_does_not_change_training():
@@ -100,13 +95,12 @@ def test_backward_on_host_prices_digital_products_instead_of_transposed_reads():
 
 
 def test_conv_inputs_cross_the_bus_as_feature_maps_not_im2col_columns():
-    from cosim.nn.arch import build_arch
     wl = workload("dncnn_denoise", methods=("bp_open_loop",))
     hw = hardware()
     result = cosim.run(wl, hw)
     tx = result.runs[0].ledger.transactions()
     sent = tx[(tx.step == 0) & (tx.op == "forward_in")].energy_j.sum()
-    arch = build_arch(wl.network.arch, **wl.network.params)
+    arch = wl.network.build()
     feature_maps = sum(int(np.prod(n.in_shape)) for n in arch.nodes() if n.op == "conv2d")
     expected = wl.training.batch_size * feature_maps * hw.bus.weight_bits * hw.bus.energy_per_bit
     assert sent == pytest.approx(expected, rel=1e-9)

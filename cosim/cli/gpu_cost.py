@@ -7,7 +7,6 @@ import json
 import sys
 
 from cosim.gpu.model import PRECISIONS, Calibration, estimate_training
-from cosim.nn.arch import build_arch
 from cosim.specs.gpu import CALIBRATION_FILE, load_calibration, load_gpu
 from cosim.specs.workload import load_workload
 
@@ -41,7 +40,7 @@ def gpu_cost_summary(args: argparse.Namespace) -> dict:
     workload = load_workload(args.workload)
     gpu = load_gpu(args.gpu)
     spec = load_calibration(args.calibration)
-    arch = build_arch(workload.network.arch, **workload.network.params)
+    arch = workload.network.build()
     summary = estimate_training(arch, workload.training.batch_size, workload.training.steps, gpu,
                                 Calibration(spec.fitted, spec.assumed), args.precision)
     return {"workload": workload.name, **summary, "assumptions": list(ASSUMPTIONS)}

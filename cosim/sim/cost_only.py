@@ -22,7 +22,7 @@ import simpy
 
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
-from cosim.nn.arch import Arch, build_arch
+from cosim.nn.arch import Arch
 from cosim.rules import context_for, make_rule
 from cosim.sim.ledger import Ledger
 from cosim.sim.step_shapes import StepShapes, step_shapes
@@ -161,7 +161,7 @@ class CostModel:
         # Transaction fidelity always: per-conversion events of a full-size network would take
         # hours, and both fidelities give the same totals (tests/test_fidelity.py).
         self.wl, self.hw = wl, hw.model_copy(update={"fidelity": "transaction"})
-        self.arch: Arch = build_arch(wl.network.arch, **wl.network.params)
+        self.arch: Arch = wl.network.build()
         self._samples: dict[tuple[str, tuple[int, int]], TileProgramming] = {}
 
     def eapu_threshold(self) -> float:
@@ -247,7 +247,7 @@ def measure_update_scale(wl: WorkloadSpec, hw: HardwareSpec) -> float:
     from cosim.sim.training import Trainer
     from cosim.nn.tasks import load_task
 
-    trainer = Trainer("ideal", wl, hw, load_task(wl.data, build_arch(wl.network.arch, **wl.network.params).input_shape))
+    trainer = Trainer("ideal", wl, hw, load_task(wl.data, wl.network.build().input_shape))
     trainer.rule = recorder = _RecordingRule(trainer.rule)
     trainer.train()
     return recorder.abs_sum / recorder.count / wl.training.weight_bound

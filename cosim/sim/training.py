@@ -17,7 +17,6 @@ import numpy as np
 from cosim.devices.programming import program_verify
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
-from cosim.nn.arch import build_arch
 from cosim.nn.build import build_network
 from cosim.nn.data import BatchStream
 from cosim.nn.matrix import DigitalMatrix
@@ -84,7 +83,7 @@ class Trainer:
         streams = seed_streams(workload.seed)
         self.rule_rng, self.eval_rng, self.device_rng = streams["rule"], streams["eval"], streams["devices"]
         self.matrices, self._initial = {}, {}
-        arch = build_arch(workload.network.arch, **workload.network.params)
+        arch = workload.network.build()
         self.net = build_network(arch, self._matrix_maker(self.device_rng), streams["init"],
                                  input_grad=False)
         self.tape = Tape(self.net.take_host_ops)

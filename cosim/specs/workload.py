@@ -1,6 +1,7 @@
 """Workload files (`workloads/*.yaml`): network, data, training schedule and update rules."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,11 +19,15 @@ class NetworkSpec(FrozenSpec):
     arch: str = Field(description="Architecture name in cosim.nn.arch.BUILDERS (mlp, dncnn, ...).")
     params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the builder.")
 
+    def build(self):
+        """The cosim.nn.arch.Arch descriptor this section names."""
+        from cosim.nn.arch import build_arch  # lazily: specs sit below the training core
+        return build_arch(self.arch, **self.params)
+
     @model_validator(mode="after")
     def _builds(self):
-        from cosim.nn.arch import build_arch  # the spec layer only checks that the network builds
         try:
-            build_arch(self.arch, **self.params)
+            self.build()
         except KeyError as exc:
             raise ValueError(exc.args[0]) from None
         except TypeError as exc:
@@ -126,10 +131,9 @@ class WorkloadSpec(FrozenSpec):
 
     @model_validator(mode="after")
     def _network_fits_data(self):
-        from cosim.nn.arch import build_arch
         if self.data is None:   # shapes only: nothing to fit
             return self
-        problem = data_mismatch(self.data, build_arch(self.network.arch, **self.network.params))
+        problem = data_mismatch(self.data, self.network.build())
         if problem:
             raise ValueError(f"network does not fit data.dataset {self.data.dataset!r}: {problem}")
         return self
@@ -138,7 +142,7 @@ class WorkloadSpec(FrozenSpec):
 def data_mismatch(data: DataSpec, arch) -> str | None:
     """Why `arch` cannot train on `data` (shapes, loss), or None when it can."""
     if data.dataset == "digits":
-        if int(np_prod(arch.input_shape)) != 64 or arch.loss != "cross_entropy" or arch.classes != 10:
+        if math.prod(arch.input_shape) != 64 or arch.loss != "cross_entropy" or arch.classes != 10:
             return (f"digits needs 64 input values, 10 classes and a cross_entropy loss; "
                     f"{arch.name} has input {arch.input_shape}, {arch.classes} classes, loss {arch.loss}")
         return None
@@ -153,12 +157,6 @@ def data_mismatch(data: DataSpec, arch) -> str | None:
                 f"loss {arch.loss}")
     return None
 
-
-def np_prod(shape) -> int:
-    out = 1
-    for n in shape:
-        out *= int(n)
-    return out
 
 
 def check_methods(methods) -> tuple[str, ...]:
