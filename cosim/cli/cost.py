@@ -44,7 +44,8 @@ def with_update_scale(workload, value: float):
 
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
-    from cosim.report.cost import cost_markdown, cost_table, gpu_ratio_table, plain_table
+    from cosim.report.cost import cost_markdown, cost_table, gpu_ratio_table
+    from cosim.report.render import plain_table
 
     workload = load_workload(resolve_path(args.workload))
     hardware = load_hardware(resolve_path(args.hardware))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, Checkpointing, resolve_path, run, write_outputs
@@ -76,10 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 def _print_table(summary: dict) -> None:
-    from cosim.report.render import method_table
+    from cosim.report.render import method_table, plain_table
 
-    rows = method_table(summary)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)), file=sys.stdout)
+    print(plain_table(method_table(summary)))
 

@@ -40,10 +40,6 @@ class Kernel:
         return self.kind in TENSOR_KINDS
 
 
-def _numel(shape) -> int:
-    return math.prod(shape)
-
-
 class _Counter:
     """Collects kernels while walking the tree; `elem` is bytes per activation element."""
 
@@ -75,9 +71,9 @@ def _linear(c: _Counter, op: str, rows: int, n_in: int, n_out: int, bias: bool, 
 
 def _conv(c: _Counter, node: Node, needs_dx: bool):
     cin, cout, kernel = node.attr("c_in"), node.attr("c_out"), node.attr("kernel")
-    x, y = c.batch * _numel(node.in_shape), c.batch * _numel(node.out_shape)
+    x, y = c.batch * math.prod(node.in_shape), c.batch * math.prod(node.out_shape)
     w, bias = cout * cin * kernel * kernel, bool(node.attr("bias"))
-    macs = c.batch * _numel(node.out_shape[1:]) * cout * cin * kernel * kernel
+    macs = c.batch * math.prod(node.out_shape[1:]) * cout * cin * kernel * kernel
     c.k("conv2d", "forward", "conv", 2 * macs, x + y, w)
     if bias:  # PyTorch adds the bias in a separate element-wise kernel
         c.k("conv2d", "forward", "vector", y, 2 * y, cout)
@@ -133,7 +129,7 @@ def _attention(c: _Counter, node: Node, needs_dx: bool):
 def _patch_embed(c: _Counter, node: Node, needs_dx: bool):
     patch, cin, dim = node.attr("patch"), node.attr("c_in"), node.attr("dim")
     tokens = node.out_shape[0]
-    x, y = c.batch * _numel(node.in_shape), c.batch * tokens * dim
+    x, y = c.batch * math.prod(node.in_shape), c.batch * tokens * dim
     w, macs = dim * cin * patch * patch, c.batch * tokens * dim * cin * patch * patch
     c.k("patch_embed", "forward", "conv", 2 * macs, x + y, w)
     c.k("patch_embed", "forward", "vector", y, 2 * y, dim)          # bias
@@ -159,7 +155,7 @@ def _class_token(c: _Counter, node: Node):
 
 def _walk(c: _Counter, node: Node, needs_dx: bool) -> bool:
     """Count `node`; needs_dx: its input needs a gradient. Returns the same for its output."""
-    op, n_in, n_out = node.op, c.batch * _numel(node.in_shape), c.batch * _numel(node.out_shape)
+    op, n_in, n_out = node.op, c.batch * math.prod(node.in_shape), c.batch * math.prod(node.out_shape)
     if op == "sequential":
         for child in node.children:
             needs_dx = _walk(c, child, needs_dx)
@@ -178,7 +174,7 @@ def _walk(c: _Counter, node: Node, needs_dx: bool) -> bool:
         c.k("global_residual", "backward", "vector", n_out, 2 * n_out)  # body grad = -grad
         return True
     if op == "linear":
-        rows = c.batch * _numel(node.in_shape[:-1])
+        rows = c.batch * math.prod(node.in_shape[:-1])
         _linear(c, "linear", rows, node.attr("in_features"), node.attr("out_features"),
                 bool(node.attr("bias")), needs_dx)
         return True
@@ -233,7 +229,7 @@ def _shape_op(c: _Counter, node: Node, n_in: int, n_out: int, needs_dx: bool):
 
 
 def _loss(c: _Counter, arch: Arch):
-    n = c.batch * _numel(arch.output_shape)
+    n = c.batch * math.prod(arch.output_shape)
     if arch.loss == "cross_entropy":
         c.k("loss", "forward", "vector", 4 * n, 2 * n)      # log_softmax
         c.k("loss", "forward", "vector", c.batch, n)        # nll gather + mean

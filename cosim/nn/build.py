@@ -80,7 +80,7 @@ class _Builder:
         return self.make_matrix(name, w)
 
     def build(self, node: Node, scope: str) -> Layer:
-        op, a = node.op, node.attr
+        op = node.op
         if op == "sequential":
             return Sequential([self.build(child, scope) for child in node.children])
         if op == "residual":

@@ -95,11 +95,6 @@ def gpu_step_table(summary: dict) -> list[list[str]]:
     return rows
 
 
-def plain_table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows)
-
-
 def cost_markdown(summary: dict, wall_s: dict | None = None) -> str:
     stats = summary["update_statistics"]
     lines = [

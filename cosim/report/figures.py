@@ -20,6 +20,11 @@ def _save(fig, path: Path) -> Path:
 METRIC_LABELS = {"test_accuracy": "test accuracy", "test_psnr_db": "test PSNR (dB)"}
 
 
+def metric_curve_title(metric: str) -> str:
+    label = METRIC_LABELS.get(metric, metric)
+    return f"{label[0].upper()}{label[1:]} vs step"
+
+
 def metric_curves(curves, metric: str, baseline: dict, out: Path) -> Path:
     """The headline test metric against training step, per method (and the input's own score)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
@@ -27,8 +32,7 @@ def metric_curves(curves, metric: str, baseline: dict, out: Path) -> Path:
         ax.plot(group.step, group[metric], marker="o", ms=3, label=method)
     if metric in baseline:
         ax.axhline(baseline[metric], color="grey", ls="--", lw=1, label="input (untrained)")
-    label = METRIC_LABELS.get(metric, metric)
-    ax.set(xlabel="training step", ylabel=label, title=f"{label[0].upper()}{label[1:]} vs step")
+    ax.set(xlabel="training step", ylabel=METRIC_LABELS.get(metric, metric), title=metric_curve_title(metric))
     if metric == "test_accuracy":
         ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
@@ -169,9 +173,8 @@ def step_gantt(run, step: int, out: Path) -> Path:
 
 def all_figures(result, out: Path) -> dict[str, Path]:
     metric = next(iter(result.summary["methods"].values()))["metric"]["name"]
-    label = METRIC_LABELS.get(metric, metric)
-    figures = {f"{label[0].upper()}{label[1:]} vs step": metric_curves(result.curves, metric,
-                                                                      result.summary["input_baseline"], out),
+    figures = {metric_curve_title(metric): metric_curves(result.curves, metric,
+                                                         result.summary["input_baseline"], out),
             "Energy by action (log scale)": energy_by_action(result.summary, out),
             "Writes per step": writes_per_step(result.ledger, out),
             "Writes per cell": writes_per_cell(result.runs, out),

@@ -7,7 +7,6 @@ both `eapu` and `bp_open_loop`.
 """
 from __future__ import annotations
 
-import math
 
 PAPER = "EaPU, Nature Communications 2025, doi 10.1038/s41467-025-66240-7 (abstract figures)"
 # The paper's headline claims as printed: (figure, how it is stated).

@@ -104,10 +104,6 @@ def gpu_table(summary: dict) -> list[list[str]]:
     return rows
 
 
-def _ratio(value) -> str:
-    return "—" if value is None else f"{value:.3g}×"
-
-
 def gpu_bands_table(summary: dict) -> list[list[str]]:
     rows = [["GPU", "time / step (s)", "floor J/step", "calibrated J/step", "TDP×time J/step", "bound"]]
     for name, g in summary["gpu"].items():
@@ -127,6 +123,12 @@ def queueing_table(summary: dict) -> list[list[str]]:
                          f"{k['utilisation_max']:.3g}", _fmt(k["wait_p50_s_max"]), _fmt(k["wait_p99_s_max"]),
                          _fmt(m["events_per_step"])])
     return rows
+
+
+def plain_table(rows: list[list[str]]) -> str:
+    """Right-aligned columns for a terminal."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows)
 
 
 def _markdown_table(rows: list[list[str]]) -> str:

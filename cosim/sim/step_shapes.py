@@ -26,10 +26,6 @@ _NONNEGATIVE_OUTPUT = {"relu", "sigmoid"}
 _SIGN_PRESERVING = {"maxpool2d", "global_avgpool", "flatten", "pixel_shuffle", "take_token"}
 
 
-def _numel(shape) -> int:
-    return math.prod(shape)
-
-
 def _blocks(size: int, block: int) -> np.ndarray:
     """Sizes of the tile blocks covering `size` rows or columns."""
     full, rest = divmod(size, block)
@@ -119,7 +115,7 @@ class _Walker:
     def walk(self, node: Node, nonneg: bool, first: bool) -> tuple[list, list, bool]:
         """(forward entries, backward entries in execution order, output non-negative)."""
         op = node.op
-        n_in, n_out = self.batch * _numel(node.in_shape), self.batch * _numel(node.out_shape)
+        n_in, n_out = self.batch * math.prod(node.in_shape), self.batch * math.prod(node.out_shape)
         if op == "sequential":
             fwd, bwd = [], []
             for i, child in enumerate(node.children):
@@ -160,7 +156,7 @@ class _Walker:
             self.out.host_params += dim + tokens * dim
             return [self._host("forward", ops=n_out)], [self._host("backward", ops=n_out)], False
         if op == "linear":
-            rows = self.batch * _numel(node.in_shape[:-1])
+            rows = self.batch * math.prod(node.in_shape[:-1])
             f, b = self._linear(self._name("linear"), rows, node.attr("in_features"),
                                 node.attr("out_features"), node.attr("bias", True), nonneg, not first)
             return f, b, False
@@ -193,10 +189,10 @@ class _Walker:
             positions, name = node.out_shape[0], self._name("patch_embed")
         else:
             kernel, c_in, c_out = node.attr("kernel"), node.attr("c_in"), node.attr("c_out")
-            bias, positions, name = node.attr("bias", True), _numel(node.out_shape[1:]), self._name("conv")
+            bias, positions, name = node.attr("bias", True), math.prod(node.out_shape[1:]), self._name("conv")
         return self._linear(name, self.batch * positions, kernel * kernel * c_in, c_out, bias, nonneg,
                             input_grad, col2im=True,
-                            feature_map=min(self.batch * _numel(node.in_shape),
+                            feature_map=min(self.batch * math.prod(node.in_shape),
                                             self.batch * positions * kernel * kernel * c_in))
 
     def _attention(self, node: Node):
@@ -214,7 +210,7 @@ class _Walker:
 
 def loss_entry(arch: Arch, batch: int) -> tuple:
     per_element = CROSS_ENTROPY_OPS_PER_LOGIT if arch.loss == "cross_entropy" else MSE_OPS_PER_ELEMENT
-    return ("host", "loss", 0.0, float(per_element * batch * _numel(arch.output_shape)))
+    return ("host", "loss", 0.0, float(per_element * batch * math.prod(arch.output_shape)))
 
 
 def step_shapes(arch: Arch, batch: int, hw, bit_density: float, mean_pair_conductance: float,
