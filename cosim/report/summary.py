@@ -6,6 +6,7 @@ import numpy as np
 
 from cosim.report.paper import paper_comparison
 from cosim.sim.queueing import by_kind, queueing_stats
+from cosim.sim.wear import steps_to_failure
 
 SCHEMA = "cosim.summary/1"
 CHIP_ACTIONS = ("dac_conversion", "array_read", "adc_conversion", "program_pulse", "verify_read")
@@ -25,9 +26,7 @@ def lifetime_figures(run) -> dict:
                 "steps_to_first_cell_failure": None, "steps_to_1pct_cells_failed": None,
                 "runs_to_first_cell_failure": None, "runs_to_1pct_cells_failed": None}
     writes = run.training_writes
-    rate = writes / run.steps
-    with np.errstate(divide="ignore"):
-        steps_to_fail = np.where(rate > 0, run.endurance / np.where(rate > 0, rate, 1.0), np.inf)
+    steps_to_fail = steps_to_failure(writes, run.endurance, run.steps)
     first, one_pct = steps_to_fail.min(), np.quantile(steps_to_fail, 0.01, method="inverted_cdf")
     return {"max_writes_per_cell": int(writes.max()), "mean_writes_per_cell": float(writes.mean()),
             "p99_writes_per_cell": float(np.percentile(writes, 99)),

@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def steps_to_failure(writes: np.ndarray, endurance: np.ndarray, steps: int) -> np.ndarray:
+    """Per device, projected steps until its writes reach its endurance at the run's write rate
+    (inf for a device never written)."""
+    rate = writes / steps
+    return np.where(rate > 0, endurance / np.where(rate > 0, rate, 1.0), np.inf)
+
+
 def _add_counts(hist: np.ndarray, values: np.ndarray) -> np.ndarray:
     counts = np.bincount(values.astype(np.int64))
     if counts.size > hist.size:
@@ -54,8 +61,7 @@ def tile_wear(name: str, writes: np.ndarray, endurance: np.ndarray, steps: int, 
         for c0 in range(0, cols, tile_cols):
             w = writes[:, r0:r0 + tile_rows, c0:c0 + tile_cols]
             e = endurance[:, r0:r0 + tile_rows, c0:c0 + tile_cols]
-            rate = w / steps
-            first = float(np.min(np.where(rate > 0, e / np.where(rate > 0, rate, 1.0), np.inf)))
+            first = float(np.min(steps_to_failure(w, e, steps)))
             out.append({"tile": f"{name}.tile{r0 // tile_rows}.{c0 // tile_cols}",
                         "mean_writes": float(w.mean()), "max_writes": int(w.max()),
                         "steps_to_first_failure": first if np.isfinite(first) else None})
