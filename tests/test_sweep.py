@@ -308,3 +308,32 @@ def test_dry_run_lists_valid_points(tmp_path, capsys):
     path = sweep_file(tmp_path, "seeds: [0, 1]\ngrid:\n  hardware.adc.bits: [4, 8]\n")
     assert main(["sweep", str(path), "--dry-run"]) == 0
     assert "4 points, all valid" in capsys.readouterr().out
+
+
+def test_an_edited_sweep_or_base_file_reruns_its_stale_points(tmp_path, capsys):
+    base = tmp_path / "base.yaml"
+    base.write_text(WL_FILE.read_text())
+    path = tmp_path / "s.yaml"
+    body = "grid:\n  hardware.adc.bits: [4, 6]\n"
+    path.write_text(f"name: s\nworkload: {base}\nhardware: {HW_FILE}\nsteps: 2\nmethods: [eapu]\n{body}")
+    out = tmp_path / "out"
+    first = run_sweep(path, out, workers=1, report=False)
+    assert (first.ran, first.stale) == (2, 0)
+    path.write_text(path.read_text().replace("steps: 2", "steps: 3"))       # the edit
+    assert main(["sweep", str(path), "--out", str(out), "--quiet", "--resume", "--workers", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "2 finished points were computed from another configuration" in said
+    assert "2 points run, 0 already done" in said
+    table = load_table(out)
+    assert len(table) == 2
+    for key in table.key:
+        assert json.loads((out / "points" / key / "summary.json").read_text())["steps"] == 3
+        assert "steps: 3" in (out / "points" / key / "workload.yaml").read_text()
+    # An edit of a base file the sweep names (not of the sweep file) is a change too.
+    base.write_text(base.read_text().replace("learning_rate:", "learning_rate: 0.02 #", 1))
+    again = run_sweep(path, out, workers=1, resume=True, report=False)
+    assert (again.ran, again.skipped, again.stale) == (2, 0, 2)
+    unchanged = run_sweep(path, out, workers=1, resume=True, report=False)
+    assert (unchanged.ran, unchanged.skipped, unchanged.stale) == (0, 2, 0)
+    plan = json.loads((out / "sweep.json").read_text())
+    assert all(len(p["config"]) == 16 for p in plan["points"])

@@ -43,6 +43,9 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {exc}") from None
     except SchedulerUnreachable as exc:
         raise UsageError(f"--scheduler: {exc}") from None
+    if outcome.stale:
+        print(f"{outcome.stale} finished points were computed from another configuration (the sweep "
+              "or a base file changed since): rerun with the current one")
     print(f"{outcome.out}: {outcome.ran} points run, {outcome.skipped} already done, "
           f"{len(outcome.errors)} raised; report in {outcome.out}/report.html, report.md")
     return 1 if outcome.errors else 0

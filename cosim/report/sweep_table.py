@@ -1,9 +1,14 @@
 """A sweep folder on disk and its results table.
 
-    SWEEP_DIR/sweep.json           name, axes and every planned point (index, key, values, seed)
+    SWEEP_DIR/sweep.json           name, axes and every planned point (index, key, values, seed, config)
     SWEEP_DIR/sweep.yaml           copy of the sweep file
-    SWEEP_DIR/points/KEY/          one finished point: point.json (+ summary.json, run_info.json,
-                                   ledger_steps.csv, test_metrics.csv when it ran; error text when it raised)
+    SWEEP_DIR/points/KEY/          one finished point: point.json, workload.yaml and hardware.yaml as
+                                   resolved (+ summary.json, run_info.json, ledger_steps.csv,
+                                   test_metrics.csv when it ran; error text when it raised)
+
+KEY hashes the point's axis values, seed and `config`, the content hash of its resolved workload
+and hardware (cosim.specs.provenance): a point whose configuration changed (an edited `steps:` or
+base file) gets a new key, so a resume reruns it rather than keeping results of the old one.
     SWEEP_DIR/results.csv          one row per (point, method); rows appended as points finish
     SWEEP_DIR/results.parquet      the same table, rewritten (atomically) after every point
 

@@ -24,6 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from cosim.specs.base import (FrozenSpec, PositiveInt, SpecError, load_spec, read_yaml, resolve_path,
                               validate_mapping)
 from cosim.specs.hardware import HardwareSpec, resolve_extends
+from cosim.specs.provenance import config_hash
 from cosim.specs.workload import WorkloadSpec, check_methods
 
 FILE_AXES = ("hardware", "workload")
@@ -189,11 +190,12 @@ class SweepPoint:
     """One run of a sweep: its axis values and seed, and the validated specs it trains with."""
 
     index: int
-    key: str                      # stable name of the point: a hash of its values and seed
+    key: str                      # stable name of the point: a hash of its values, seed and config
     values: dict[str, Any]
     seed: int
     workload: WorkloadSpec
     hardware: HardwareSpec
+    config: str                   # content hash of the resolved workload and hardware
 
     def describe(self) -> str:
         return describe_point(self.index, self.values, self.seed)
@@ -204,8 +206,11 @@ def describe_point(index: int, values: dict[str, Any], seed: int) -> str:
     return f"point {index} ({', '.join(settings)})"
 
 
-def point_key(values: dict[str, Any], seed: int) -> str:
-    text = json.dumps({"values": values, "seed": seed}, sort_keys=True, default=str)
+def point_key(values: dict[str, Any], seed: int, config: str) -> str:
+    """The point's folder name: its axis values and seed (a person's name for it) and the content
+    hash of its resolved configuration, so an edit of the sweep or of its base files (e.g. `steps`)
+    gives the point a new key and a resume reruns it instead of keeping stale results."""
+    text = json.dumps({"values": values, "seed": seed, "config": config}, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -252,8 +257,10 @@ class _PointBuilder:
             self._fail("workload" if "workload" in values else "",
                        f"{describe_point(index, values, seed)}: workload {workload.name!r} is shapes-only "
                        "(no data section) and cannot train; sweep it with `cosim cost` instead")
-        return SweepPoint(index, point_key(values, seed), dict(values), seed, workload,
-                          self._validate(HardwareSpec, raw["hardware"], "hardware", values, index, seed))
+        hardware = self._validate(HardwareSpec, raw["hardware"], "hardware", values, index, seed)
+        config = config_hash(workload, hardware)
+        return SweepPoint(index, point_key(values, seed, config), dict(values), seed, workload, hardware,
+                          config)
 
     def _file(self, kind: str, values: dict) -> dict:
         given = values.get(kind, getattr(self.spec, kind))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cosim.report.sweep_table import (POINTS, append_csv, finished_points, point_rows, read_plan,
                                       rebuild_tables, write_json, write_parquet)
+from cosim.report.provenance import write_resolved_specs
 from cosim.specs.sweep import SweepPoint, SweepSpec, expand_sweep, load_sweep
 from cosim.sweep.backends import dask_results, default_workers, local_results
 
@@ -22,6 +23,7 @@ class SweepOutcome:
     points: int                       # planned
     ran: int                          # run by this call
     skipped: int                      # already finished (resume)
+    stale: int = 0                    # finished before, but their configuration changed since: rerun
     errors: list[str] = field(default_factory=list)   # keys of points that raised (this call)
 
 
@@ -44,7 +46,7 @@ def run_sweep(path: str | Path, out: str | Path | None = None, workers: int | No
     tasks = [{"key": p.key, "workload": p.workload, "hardware": p.hardware} for p in todo]
     results = (iter(()) if not tasks else dask_results(tasks, scheduler) if scheduler
                else local_results(tasks, workers or default_workers(), blas_threads))
-    outcome = SweepOutcome(out, len(points), len(todo), len(points) - len(todo))
+    outcome = SweepOutcome(out, len(points), len(todo), len(points) - len(todo), store.stale(todo))
     with _progress(progress, spec.name, len(todo)) as advance:
         for result in results:
             store.record(result)
@@ -68,8 +70,8 @@ class _SweepStore:
 
     def prepare(self, resume: bool) -> None:
         plan = {"name": self.spec.name, "axes": self.axes,
-                "points": [{"index": p.index, "key": p.key, "values": p.values, "seed": p.seed}
-                           for p in self.points]}
+                "points": [{"index": p.index, "key": p.key, "values": p.values, "seed": p.seed,
+                            "config": p.config} for p in self.points]}
         if (self.out / "sweep.json").exists():
             self._check_same_sweep(plan, resume)
         (self.out / POINTS).mkdir(parents=True, exist_ok=True)
@@ -95,11 +97,20 @@ class _SweepStore:
         keep = {k for k, meta in done.items() if meta["status"] == "ok" or not retry_errors}
         return [p for p in self.points if p.key not in keep]
 
+    def stale(self, todo: list[SweepPoint]) -> int:
+        """Points to run that have a finished folder (same axis values and seed) computed from
+        another configuration, e.g. before `steps:` or a base file was edited (that folder stays,
+        but is no longer part of the results)."""
+        planned = {_identity(p.values, p.seed) for p in todo}
+        done = {_identity(m["values"], m["seed"]) for k, m in finished_points(self.out).items()
+                if k not in self.by_key}
+        return len(planned & done)
+
     def record(self, result: dict) -> None:
         """Write the point's folder (one rename makes it appear), then append its table rows."""
         point = self.by_key[result["key"]]
         meta = {"index": point.index, "key": point.key, "values": point.values, "seed": point.seed,
-                "status": result["status"], "error": result.get("error"), "wall_s": result["wall_s"]}
+                "config": point.config, "status": result["status"], "error": result.get("error"), "wall_s": result["wall_s"]}
         final = self.out / POINTS / point.key
         partial = self.out / POINTS / f".partial-{point.key}"
         shutil.rmtree(partial, ignore_errors=True)
@@ -111,6 +122,7 @@ class _SweepStore:
             result["curves"].to_csv(partial / "test_metrics.csv", index=False)
         else:
             (partial / "error.txt").write_text(result["traceback"])
+        write_resolved_specs(partial, point.workload, point.hardware)
         write_json(partial / "point.json", meta)
         if final.exists():                  # a retried error point: its old row goes too
             shutil.rmtree(final)
@@ -122,6 +134,10 @@ class _SweepStore:
         self.rows.extend(rows)
         append_csv(self.out / "results.csv", rows, self.axes)
         write_parquet(self.out / "results.parquet", self.rows, self.axes)
+
+
+def _identity(values: dict, seed: int) -> str:
+    return json.dumps({"values": values, "seed": seed}, sort_keys=True, default=str)
 
 
 class _progress:
