@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cosim.devices.tile_map import TileMap
+
 
 @dataclass
 class RowMap:
@@ -19,16 +21,16 @@ class RowMap:
     n_tiles: int
 
 
-def map_rows(devices: np.ndarray, shape: tuple[int, int], tile_rows: int, tile_cols: int) -> RowMap:
-    rows, cols = shape
+def map_rows(devices: np.ndarray, tiles: TileMap) -> RowMap:
+    """Physical rows and tiles of the devices at flat indices `devices` of a matrix tiled as `tiles`."""
+    rows, cols = tiles.in_features, tiles.out_features
     within = devices % (rows * cols)
     row, col = within // cols, within % cols
-    col_tiles = -(-cols // tile_cols)
-    row_tiles = -(-rows // tile_rows)
-    key = (col // tile_cols) * rows + row
+    col_tiles = tiles.grid[1]
+    key = (col // tiles.weight_cols_per_tile) * rows + row
     all_keys = np.arange(col_tiles * rows)
-    row_tile = (all_keys % rows) // tile_rows * col_tiles + all_keys // rows
-    return RowMap(key, col_tiles * rows, row_tile, row_tiles * col_tiles)
+    row_tile = tiles.tile_of_cells(all_keys % rows, (all_keys // rows) * tiles.weight_cols_per_tile)
+    return RowMap(key, col_tiles * rows, row_tile, tiles.tiles)
 
 
 def per_row_max(keys: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:

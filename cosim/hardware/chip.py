@@ -21,8 +21,7 @@ class Chip:
         detailed = hw.fidelity == "detailed"
         self.bus = HostBus(env, self.costs, ledger)
         self.host = Host(env, self.costs, ledger)
-        self.tiles = {name: [Tile(env, f"{name}.tile{r}.{c}", self.costs, ledger, detailed)
-                             for r in range(m.tile_grid[0]) for c in range(m.tile_grid[1])]
+        self.tiles = {name: [Tile(env, tile, self.costs, ledger, detailed) for tile in m.tile_map.tile_names()]
                       for name, m in matrices.items()}
         self.matrices = matrices
         for matrix in matrices.values():   # devices drift on the simulated clock, in seconds
@@ -49,12 +48,12 @@ class Chip:
         bits = self.hw.bus.weight_bits
         yield from self.bus.transfer(f"{op.direction}_in", op.values_in * bits)
         steps = op.vectors * op.phases * op.slices
-        _, grid_cols = self.matrices[op.matrix].tile_grid
+        tile_map = self.matrices[op.matrix].tile_map
         runs = []
         for i, rows_used in enumerate(op.rows_used):
             for j, cols_used in enumerate(op.cols_used):
                 r, c = (j, i) if op.direction == "backward" else (i, j)
-                tile = self.tiles[op.matrix][r * grid_cols + c]
+                tile = self.tiles[op.matrix][tile_map.tile_index(r, c)]
                 runs.append(self.env.process(tile.mvm(op.direction, steps, int(rows_used), int(cols_used),
                                                       float(op.conductance_load[i, j]))))
         yield self.env.all_of(runs)

@@ -72,8 +72,7 @@ class OpenLoopController:
                                     self.env.now * 1e-12)
         if outcome.devices.size == 0:
             return outcome
-        tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
+        rows = map_rows(outcome.devices, matrix.tile_map)
         pulses, energy = pulse_actions(self.costs, matrix, outcome.devices, outcome.pulses, rows)
         if self.detailed:
             events = self._detailed_events(matrix, tiles, outcome, rows)

@@ -36,8 +36,7 @@ class WriteVerifyController:
         """Schedule and price what a write-verify run did (also used for initial programming)."""
         if outcome.devices.size == 0:
             return
-        tile_spec = self.costs.hw.tile
-        rows = map_rows(outcome.devices, matrix.devices.shape, tile_spec.rows, matrix.tile_weight_cols)
+        rows = map_rows(outcome.devices, matrix.tile_map)
         if self.detailed:
             yield self.env.all_of(self._detailed_events(matrix, tiles, outcome, rows))
             return

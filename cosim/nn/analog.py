@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosim.devices.array import DeviceArray
+from cosim.devices.tile_map import TileMap
 from cosim.specs.hardware import HardwareSpec
 
 
@@ -50,10 +51,6 @@ class MvmOp:
         return self.vectors * self.in_features if self.input_values is None else self.input_values
 
 
-def _blocks(size: int, block: int) -> list[slice]:
-    return [slice(start, min(start + block, size)) for start in range(0, size, block)]
-
-
 def _planes_matmul(planes: np.ndarray, w: np.ndarray) -> np.ndarray:
     """(slices, N, rows) @ (rows, out) as one 2-D BLAS product (numpy's stacked matmul loops
     over slices and is many times slower)."""
@@ -69,19 +66,17 @@ class AnalogMatrix:
         self.backward_on_host = False   # True: error back-propagation is digital (see matmul_t)
         self.in_features, self.out_features = w_init.shape
         self.devices = DeviceArray(hardware.device, w_init.shape, rng)
-        # A binary-sliced device spends cells_per_weight physical columns on each weight column.
-        self.cells_per_weight = hardware.device.cells_per_weight
-        self.tile_weight_cols = max(hardware.tile.cols // self.cells_per_weight, 1)
-        self.remapped_cols = self.devices.remap_stuck_columns(hardware.tile.spare_cols, self.tile_weight_cols)
-        self.row_blocks = _blocks(self.in_features, hardware.tile.rows)
-        self.col_blocks = _blocks(self.out_features, self.tile_weight_cols)
+        self.tile_map = TileMap.of(name, w_init.shape, hardware)
+        self.remapped_cols = self.devices.remap_stuck_columns(hardware.tile.spare_cols,
+                                                              self.tile_map.weight_cols_per_tile)
+        self.row_blocks, self.col_blocks = self.tile_map.row_blocks, self.tile_map.col_blocks
         self.ops: list[MvmOp] = []
         self.record = True
         self.clock = lambda: 0.0   # simulated time in seconds; the chip wires in its clock
 
     @property
     def tile_grid(self) -> tuple[int, int]:
-        return len(self.row_blocks), len(self.col_blocks)
+        return self.tile_map.grid
 
     def weights(self) -> np.ndarray:
         return self.weight_bound * self.devices.weight_fraction()
@@ -131,8 +126,7 @@ class AnalogMatrix:
                 y += sign * partial
                 load[r] += load_r
         if self.record:
-            self.ops.append(self._op(x.shape[0], len(phases), levels, transpose, in_blocks,
-                                     out_blocks, load, input_values))
+            self.ops.append(self._op(x.shape[0], len(phases), levels, transpose, load, input_values))
         return y * (scale / levels[0]) * self.weight_bound if scale > 0 else y
 
     def _input_digits(self):
@@ -174,17 +168,11 @@ class AnalogMatrix:
         load = np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
         return partial, load
 
-    def _op(self, vectors, phases, levels, transpose, in_blocks, out_blocks, load, input_values=None) -> MvmOp:
-        rows = np.array([b.stop - b.start for b in in_blocks])
-        cols = np.array([b.stop - b.start for b in out_blocks])
-        # Physical lines: a sliced weight column is cells_per_weight columns (forward outputs) or
-        # its cells share a row (backward inputs); their conductance load is approximated as
-        # cells_per_weight cells at the device's aggregate conductance.
-        if transpose:
-            rows = rows * self.cells_per_weight
-        else:
-            cols = cols * self.cells_per_weight
-        load = load * self.cells_per_weight
+    def _op(self, vectors, phases, levels, transpose, load, input_values=None) -> MvmOp:
+        direction = "backward" if transpose else "forward"
+        # Physical lines (TileMap.lines): a sliced weight column is cells_per_weight columns; its
+        # conductance load is approximated as cells_per_weight cells at the aggregate conductance.
+        rows, cols = self.tile_map.lines(direction)
+        load = load * self.tile_map.cells_per_weight
         in_f, out_f = (self.out_features, self.in_features) if transpose else (self.in_features, self.out_features)
-        return MvmOp(self.name, "backward" if transpose else "forward", vectors, phases, levels[2],
-                     rows, cols, load, in_f, out_f, input_values)
+        return MvmOp(self.name, direction, vectors, phases, levels[2], rows, cols, load, in_f, out_f, input_values)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cosim.devices.tile_map import matrix_of_tile
 from cosim.sim.ledger import SETUP_STEP
 
 DEFAULT_MAX_EVENTS = 50_000
@@ -52,7 +53,7 @@ def controller_spans(tx: pd.DataFrame) -> pd.DataFrame:
     prog = tx[tx.op.isin(CONTROLLER_OPS) & (tx.kind == "tile")]
     if prog.empty:
         return prog.assign(matrix=[])
-    prog = prog.assign(matrix=prog.component.str.replace(r"\.tile\d+\.\d+$", "", regex=True))
+    prog = prog.assign(matrix=prog.component.map(matrix_of_tile))
     spans = prog.groupby(["step", "matrix", "op"], sort=False).agg(
         issue_ps=("issue_ps", "min"), start_ps=("start_ps", "min"), end_ps=("end_ps", "max"),
         energy_j=("energy_j", "sum")).reset_index()

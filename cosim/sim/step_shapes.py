@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cosim.devices.tile_map import TileMap
 from cosim.nn.analog import MvmOp
 from cosim.nn.attention import SOFTMAX_BACKWARD_OPS_PER_ELEMENT, SOFTMAX_FORWARD_OPS_PER_ELEMENT
 from cosim.nn.arch import Arch, Node
@@ -26,33 +27,34 @@ _NONNEGATIVE_OUTPUT = {"relu", "sigmoid"}
 _SIGN_PRESERVING = {"maxpool2d", "global_avgpool", "flatten", "pixel_shuffle", "take_token"}
 
 
-def _blocks(size: int, block: int) -> np.ndarray:
-    """Sizes of the tile blocks covering `size` rows or columns."""
-    full, rest = divmod(size, block)
-    return np.array([block] * full + ([rest] if rest else []), dtype=np.int64)
-
-
 @dataclass
 class ShapeMatrix:
-    """A weight matrix known only by its shape; stands in for an AnalogMatrix on the Chip."""
+    """A weight matrix known only by its tiling; stands in for an AnalogMatrix on the Chip."""
 
-    name: str
-    in_features: int
-    out_features: int
-    row_sizes: np.ndarray
-    col_sizes: np.ndarray
+    tile_map: TileMap
+
+    @property
+    def name(self) -> str:
+        return self.tile_map.name
+
+    @property
+    def in_features(self) -> int:
+        return self.tile_map.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.tile_map.out_features
 
     @property
     def tile_grid(self) -> tuple[int, int]:
-        return len(self.row_sizes), len(self.col_sizes)
+        return self.tile_map.grid
 
     @property
     def weights(self) -> int:
-        return self.in_features * self.out_features
+        return self.tile_map.weights
 
     def tile_shapes(self) -> list[tuple[int, int]]:
-        """(rows, cols) of every tile, row-major like the Chip's tile list."""
-        return [(int(r), int(c)) for r in self.row_sizes for c in self.col_sizes]
+        return self.tile_map.tile_shapes()
 
 
 @dataclass
@@ -88,8 +90,7 @@ class _Walker:
         return f"{kind}{self.counts[kind]}"
 
     def _matrix(self, name: str, rows: int, cols: int) -> ShapeMatrix:
-        tile = self.hw.tile
-        m = ShapeMatrix(name, rows, cols, _blocks(rows, tile.rows), _blocks(cols, tile.cols))
+        m = ShapeMatrix(TileMap.of(name, (rows, cols), self.hw))
         self.out.matrices[name] = m
         return m
 
@@ -100,7 +101,7 @@ class _Walker:
         if on_host:
             return ("host", f"{direction}_matmul", float(vectors * m.weights), 0.0)
         slices = self.hw.dac.slices if self.hw.dac.bits is not None else 1
-        rows, cols = (m.col_sizes, m.row_sizes) if direction == "backward" else (m.row_sizes, m.col_sizes)
+        rows, cols = m.tile_map.lines(direction)
         steps = vectors * slices       # phases split each element's code, they do not add drive
         load = np.outer(rows, cols) * steps * self.load_per_cell_step
         in_f, out_f = (m.out_features, m.in_features) if direction == "backward" else (m.in_features, m.out_features)

@@ -300,7 +300,7 @@ class Trainer:
 
     def _collect_wear(self) -> None:
         if self.rule.analog:
-            collect_wear(self.run, self.matrices, self.setup_writes, self.hw.tile.rows)
+            collect_wear(self.run, self.matrices, self.setup_writes)
 
 
 def _dense(plan, shape) -> np.ndarray:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cosim.devices.tile_map import TileMap
+
 
 def steps_to_failure(writes: np.ndarray, endurance: np.ndarray, steps: int) -> np.ndarray:
     """Per device, projected steps until its writes reach its endurance at the run's write rate
@@ -51,24 +53,19 @@ class WriteStats:
             self.unconverged += int((~outcome.converged).sum())
 
 
-def tile_wear(name: str, writes: np.ndarray, endurance: np.ndarray, steps: int, tile_rows: int,
-              tile_cols: int) -> list[dict]:
-    """Per tile of matrix `name`: mean and max training writes per device and projected steps
-    until its first device fails (endurance / write rate)."""
+def tile_wear(tiles: TileMap, writes: np.ndarray, endurance: np.ndarray, steps: int) -> list[dict]:
+    """Per tile of a matrix tiled as `tiles`: mean and max training writes per device and
+    projected steps until its first device fails (endurance / write rate)."""
     out = []
-    rows, cols = writes.shape[1:]
-    for r0 in range(0, rows, tile_rows):
-        for c0 in range(0, cols, tile_cols):
-            w = writes[:, r0:r0 + tile_rows, c0:c0 + tile_cols]
-            e = endurance[:, r0:r0 + tile_rows, c0:c0 + tile_cols]
-            first = float(np.min(steps_to_failure(w, e, steps)))
-            out.append({"tile": f"{name}.tile{r0 // tile_rows}.{c0 // tile_cols}",
-                        "mean_writes": float(w.mean()), "max_writes": int(w.max()),
-                        "steps_to_first_failure": first if np.isfinite(first) else None})
+    for name, rows, cols in tiles.tile_blocks():
+        w, e = writes[:, rows, cols], endurance[:, rows, cols]
+        first = float(np.min(steps_to_failure(w, e, steps)))
+        out.append({"tile": name, "mean_writes": float(w.mean()), "max_writes": int(w.max()),
+                    "steps_to_first_failure": first if np.isfinite(first) else None})
     return out
 
 
-def collect_wear(run, matrices: dict, setup_writes: dict, tile_rows: int) -> None:
+def collect_wear(run, matrices: dict, setup_writes: dict) -> None:
     """Fill `run` with per-device training writes, endurance, write maps, tile wear and faults."""
     writes, endurance = [], []
     faults = {"devices": 0, "stuck_at_start": 0, "stuck_at_end": 0, "remapped_columns": 0}
@@ -77,8 +74,7 @@ def collect_wear(run, matrices: dict, setup_writes: dict, tile_rows: int) -> Non
         writes.append(trained.ravel())
         endurance.append(m.devices.endurance.ravel())
         run.write_maps[name] = trained.sum(axis=0)
-        run.write_stats.tile_wear += tile_wear(name, trained, m.devices.endurance, run.steps, tile_rows,
-                                               m.tile_weight_cols)
+        run.write_stats.tile_wear += tile_wear(m.tile_map, trained, m.devices.endurance, run.steps)
         faults["devices"] += m.devices.x.size
         faults["stuck_at_start"] += m.devices.stuck_at_start
         faults["stuck_at_end"] += int(m.devices.stuck.sum())
