@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 _PREFIX = {
-    "f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3,
-    "": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+    "a": 1e-18, "f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3,
+    "": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
 }
 # Base unit symbol -> the SI dimension it measures.
 _BASE = {
@@ -58,3 +58,39 @@ def parse_quantity(value: str | int | float, dimension: str | tuple[str, ...] | 
     if allowed is not None and _BASE[base] not in allowed:
         raise UnitError(f"{value!r} is a {_BASE[base]}, expected a {' or '.join(allowed)}")
     return number * scale
+
+
+_SYMBOL = {"time": "s", "energy": "J", "conductance": "S", "voltage": "V", "current": "A",
+           "power": "W", "frequency": "Hz", "bits": "b", "bytes": "B", "resistance": "Ohm",
+           "bandwidth": "b/s", "byte_bandwidth": "B/s", "flop_rate": "FLOP/s",
+           "energy_per_bit": "J/b", "energy_per_byte": "J/B", "energy_per_flop": "J/FLOP"}
+_DISPLAY_PREFIXES = [("a", 1e-18), ("f", 1e-15), ("p", 1e-12), ("n", 1e-9), ("u", 1e-6), ("m", 1e-3),
+                     ("", 1.0), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18)]
+
+
+def si_symbol(dimension: str) -> str:
+    """The SI unit symbol of a dimension ("conductance" -> "S")."""
+    return _SYMBOL[dimension]
+
+
+def format_quantity(value: float, unit: str) -> str:
+    """`value` (SI) with the SI prefix that leaves 1 <= mantissa < 1000, e.g. 4e-05, "S" -> "40 uS"."""
+    if value == 0 or value != value or value in (float("inf"), float("-inf")):
+        return f"{value:g} {unit}"
+    magnitude = abs(value)
+    prefix, scale = _DISPLAY_PREFIXES[0]
+    for p, s in _DISPLAY_PREFIXES:
+        if magnitude >= s * (1 - 1e-9):
+            prefix, scale = p, s
+    return f"{value / scale:.4g} {prefix}{unit}"
+
+
+def prefixed_example(number: float, unit: str, lo: float, hi: float) -> str:
+    """`number` written with the SI prefix that puts it nearest (in decades) the middle of
+    [lo, hi], e.g. 40 in [1 nS, 10 mS] -> "40 uS": a hint for a plain number read as SI."""
+    import math
+    if number <= 0:
+        return f"{number:g} {unit}"
+    middle = 0.5 * (math.log10(lo) + math.log10(hi))
+    prefix = min(_DISPLAY_PREFIXES, key=lambda ps: abs(math.log10(number * ps[1]) - middle))[0]
+    return f"{number:g} {prefix}{unit}"

@@ -32,7 +32,7 @@ class GpuSpec(FrozenSpec):
     tdp: Watts = Field(description="board power limit, W")
     idle_power: Watts = Field(description="power when powered on and idle, W")
     l2_size: Bytes = Field(description="last-level cache, bytes (reported; not yet used)")
-    kernel_launch_overhead: Seconds = Field(
+    kernel_launch_overhead: Seconds["10 ns", "10 ms"] = Field(
         description="device-side floor per kernel (launch + ramp + drain), s")
     sources: dict[str, Source]
 
@@ -68,10 +68,10 @@ class FittedConstants(FrozenSpec):
 class AssumedConstants(FrozenSpec):
     """Constants the three measurements cannot pin down; our stated choices."""
 
-    host_kernel_overhead: Seconds = Field(description="host dispatch time per kernel, s")
+    host_kernel_overhead: Seconds["10 ns", "10 ms"] = Field(description="host dispatch time per kernel, s")
     cuda_core_efficiency: PositiveFraction
     memory_efficiency: PositiveFraction = Field(description="achievable fraction of DRAM bandwidth")
-    knee_time: Seconds = Field(
+    knee_time: Seconds["1 ns", "1 s"] = Field(
         description="a kernel whose work takes this long at full efficiency runs at half of it, s")
 
 
@@ -102,8 +102,8 @@ def gpu_spec_path(name_or_path: str | Path) -> Path:
 
 
 def load_gpu(name_or_path: str | Path) -> GpuSpec:
-    return load_spec(GpuSpec, gpu_spec_path(name_or_path))
+    return load_spec(GpuSpec, gpu_spec_path(name_or_path), "gpu")
 
 
 def load_calibration(path: str | Path = CALIBRATION_FILE) -> CalibrationSpec:
-    return load_spec(CalibrationSpec, path)
+    return load_spec(CalibrationSpec, path, "calibration")

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from cosim.specs.base import (BitsPerSecond, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
-                              PositiveInt, Seconds, Siemens, SpecError, Volts, read_yaml, validate_mapping)
+                              PositiveInt, Seconds, Siemens, SpecError, Volts, expect_kind, read_yaml, validate_mapping)
 
 
 class Sourced(FrozenSpec):
@@ -43,7 +43,7 @@ class DeviceSpec(Sourced):
     endurance_median: float = Field(1e6, gt=0, description="Median write cycles before a cell sticks.")
     endurance_sigma: float = Field(0.5, ge=0, le=5, description="σ of ln(endurance) (lognormal).")
     write_voltage: Volts
-    pulse_width: Seconds
+    pulse_width: Seconds["10 ps", "10 ms"]
     read_voltage: Volts
     model: str = Field("parametric", description="Behaviour class by name (cosim.devices.behaviours): "
                        "parametric, unidirectional (SET-only with RESET refresh, e.g. PCM), binary_sliced (MRAM).")
@@ -51,7 +51,7 @@ class DeviceSpec(Sourced):
     relaxation_shift: float = Field(0.0, ge=-0.1, le=0.1,
                                     description="Mean change per ln(t/t0) after a write, fraction of (g_max - g_min).")
     relaxation_sigma: Fraction = Field(0.0, description="σ added per √ln(t/t0) after a write, fraction of (g_max - g_min).")
-    drift_t0: Seconds = Field(1.0, description="Time after a write before drift/relaxation starts, seconds.")
+    drift_t0: Seconds["1 us", "1e6 s"] = Field(1.0, description="Time after a write before drift/relaxation starts, seconds.")
     reset_level: Fraction = Field(0.9, description="Unidirectional devices: RESET and re-program a pair when a "
                                   "device would be driven above this normalised conductance.")
     cells_per_weight: PositiveInt = Field(1, le=16, description="binary_sliced: binary cells (bits) per device "
@@ -87,7 +87,7 @@ class DeviceSpec(Sourced):
 class TileSpec(Sourced):
     rows: PositiveInt = Field(le=65536)
     cols: PositiveInt = Field(le=65536, description="Weight columns (each a differential pair).")
-    read_time: Seconds = Field(description="Array settling/integration per input slice, seconds.")
+    read_time: Seconds["10 ps", "1 ms"] = Field(description="Array settling/integration per input slice, seconds.")
     spare_cols: int = Field(0, ge=0, le=65536, description="Spare columns per tile; at start the columns "
                             "with the most stuck devices are remapped onto them.")
 
@@ -95,7 +95,7 @@ class TileSpec(Sourced):
 class DacSpec(Sourced):
     bits: PositiveInt | None = Field(1, le=16, description="DAC resolution per slice; null = ideal analog input.")
     input_bits: PositiveInt | None = Field(8, le=32, description="Input precision; sliced into ⌈input_bits/bits⌉ slices.")
-    conversion_time: Seconds
+    conversion_time: Seconds["1 ps", "1 ms"]
     energy_per_conversion: Joules
 
     @model_validator(mode="after")
@@ -203,6 +203,7 @@ class HardwareSpec(FrozenSpec):
 def load_hardware(path: str | Path) -> HardwareSpec:
     """Load a chip spec; `extends: other.yaml` (relative to the file) starts from another chip
     and overrides per field. An overridden field must bring its own source note."""
+    expect_kind(read_yaml(path), path, "hardware")
     return validate_mapping(HardwareSpec, resolve_extends(Path(path)), path)
 
 

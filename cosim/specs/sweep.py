@@ -215,7 +215,7 @@ def point_key(values: dict[str, Any], seed: int, config: str) -> str:
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
-    return load_spec(SweepSpec, path)
+    return load_spec(SweepSpec, path, "sweep")
 
 
 def expand_sweep(spec: SweepSpec, file: str | Path) -> list[SweepPoint]:

@@ -59,7 +59,7 @@ class TrainingSpec(FrozenSpec):
     backward_on: Literal["tiles", "host"] = Field(
         "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally "
         "on the host from the weights as programmed (priced as host MACs).")
-    retention_checks: tuple[Seconds, ...] = Field(
+    retention_checks: tuple[Seconds["1 ms", "1e10 s"], ...] = Field(
         (), max_length=16, description="Delays after training, seconds: the test metric is measured again "
         "once the devices have drifted/relaxed that long (unpriced measurements).")
 
@@ -171,4 +171,4 @@ def check_methods(methods) -> tuple[str, ...]:
 
 
 def load_workload(path: str | Path) -> WorkloadSpec:
-    return load_spec(WorkloadSpec, path)
+    return load_spec(WorkloadSpec, path, "workload")
