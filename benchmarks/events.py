@@ -12,7 +12,7 @@ import time
 import simpy
 
 from benchmarks.common import default_specs, emit, progress
-from cosim.nn.arch import build_arch
+from cosim.arch import build_arch
 from cosim.nn.tasks import load_task
 from cosim.sim.training import Trainer
 

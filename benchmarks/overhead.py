@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 
 from benchmarks.common import best_of, default_specs, emit, machinery_share, progress
-from cosim.nn.arch import build_arch
+from cosim.arch import build_arch
 from cosim.nn.build import build_network
 from cosim.nn.data import BatchStream
 from cosim.nn.tasks import load_task

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT, WL_FILE, hardware
 from cosim.cli import main
-from cosim.nn.arch import build_arch
+from cosim.arch import build_arch
 from cosim.nn.tasks import load_task
 from cosim.sim.cost_only import (CostModel, expected_eapu_fraction, mean_pair_conductance,
                                  update_sigma)

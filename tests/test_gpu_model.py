@@ -3,7 +3,7 @@ import pytest
 
 from cosim.gpu.calibrate import fit, leave_one_out, load_workloads
 from cosim.gpu.model import Calibration, estimate_step, estimate_training
-from cosim.nn.arch import dncnn, espcn, mlp, resnet, vit
+from cosim.arch import dncnn, espcn, mlp, resnet, vit
 from cosim.specs.gpu import load_calibration, load_gpu
 
 H200 = load_gpu("h200")

@@ -6,7 +6,7 @@ import pytest
 
 from cosim.gpu.calibrate import calibration_archs
 from cosim.gpu.ops import parameter_count, step_kernels
-from cosim.nn.arch import Arch, _node, _seq, dncnn, mlp, resnet, vit
+from cosim.arch import Arch, _node, _seq, dncnn, mlp, resnet, vit
 
 MEASURED = Path(__file__).resolve().parents[1] / "hardware_specs" / "gpus" / "h200_measured.json"
 

@@ -3,7 +3,7 @@ stable names, seeded initialisation, and correct end-to-end gradients (float64).
 import numpy as np
 import pytest
 
-from cosim.nn import arch as archs
+from cosim import arch as archs
 from cosim.nn.build import build_network
 from cosim.nn.gradcheck import KINK_ROBUST_STEPS, check_model
 from cosim.nn.matrix import DigitalMatrix

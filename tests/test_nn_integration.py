@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cosim.nn import arch as archs
+from cosim import arch as archs
 from cosim.nn import images
 from cosim.nn.build import build_network
 from cosim.nn.layers import Linear, Sequential, relu

@@ -1,8 +1,8 @@
 """Device behaviours: how pulses move a device and how a weight change maps onto a pair.
 
 A preset whose physics fits the parametric model (NeuroSim exponential response, σ·√pulses
-cycle noise) needs only YAML. A behaviour that does not fit is one small class here,
-registered by name in BEHAVIOURS and chosen by the spec's `device.model`.
+cycle noise) needs only YAML. A behaviour that does not fit is one small class here, registered
+by name with @register_behaviour (cosim.registry.BEHAVIOURS) and chosen by the spec's `device.model`.
 
 Every behaviour offers:
   response            pulses_for / limit / charged_pulses / after_pulses (expected landing);
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from cosim.devices.response import PulseResponse
+from cosim.registry import BEHAVIOURS, register_behaviour
 from cosim.specs.hardware import DeviceSpec
 
 
@@ -38,6 +39,7 @@ def active_device_changes(x: np.ndarray, cells: np.ndarray,
     return devices, deltas
 
 
+@register_behaviour("parametric")
 class Parametric:
     """Bidirectional analog device: NeuroSim exponential response, cycle noise σ·√pulses."""
 
@@ -56,6 +58,7 @@ class Parametric:
         return active_device_changes(x, cells, delta)
 
 
+@register_behaviour("unidirectional")
 class Unidirectional(Parametric):
     """Only SET pulses move the device gradually (PCM crystallisation); lowering a device is a
     RESET (one melt-quench pulse to g_min) followed by SET pulses up to the nominal target.
@@ -129,6 +132,7 @@ def _popcount(values: np.ndarray) -> np.ndarray:
     return bits.sum(axis=1).astype(float)
 
 
+@register_behaviour("binary_sliced", multi_cell=True)
 class BinarySliced(Parametric):
     """Binary cells (STT/SOT-MRAM): a device of a pair is B cells read with binary significance.
     Each flip fails with probability `switching_error` (the cell keeps its old state)."""
@@ -151,12 +155,5 @@ class BinarySliced(Parametric):
         return landed / self.response.levels, _popcount(flips)
 
 
-BEHAVIOURS: dict[str, type[Parametric]] = {
-    "parametric": Parametric,
-    "unidirectional": Unidirectional,
-    "binary_sliced": BinarySliced,
-}
-
-
 def make_behaviour(spec: DeviceSpec) -> Parametric:
-    return BEHAVIOURS[spec.model](spec)
+    return BEHAVIOURS[spec.model].make(spec)

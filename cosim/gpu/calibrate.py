@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from cosim.gpu.model import Calibration, estimate_step
-from cosim.nn.arch import Arch, dncnn, mlp, resnet
+from cosim.arch import Arch, dncnn, mlp, resnet
 from cosim.specs.gpu import CALIBRATION_FILE, AssumedConstants, FittedConstants, load_gpu
 
 # A copy of shared/reference/gpu_h200_measured.json, committed so the fit is reproducible.
@@ -54,7 +54,7 @@ class Workload:
 
 
 def calibration_archs() -> dict[str, tuple[Arch, int]]:
-    """The three measured networks rebuilt from cosim.nn.arch, with their batch sizes."""
+    """The three measured networks rebuilt from cosim.arch, with their batch sizes."""
     return {"mlp_784_256_128_10_b64": (mlp([784, 256, 128, 10], activation="relu"), 64),
             "dncnn17_64_p40_b128": (dncnn(17, 64, batch_norm=True, patch=40), 128),
             "resnet18_cifar_b128": (resnet(18, "cifar"), 128)}

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cosim.gpu.ops import PHASES, Kernel, step_kernels
-from cosim.nn.arch import Arch
+from cosim.arch import Arch
 from cosim.specs.gpu import AssumedConstants, FittedConstants, GpuSpec, load_calibration
 
 # Which unit runs tensor ops (conv, matmul) in each precision mode.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cosim.nn.arch import Arch, Node
+from cosim.arch import Arch, Node
 
 PHASES = ("forward", "backward", "update")
 TENSOR_KINDS = ("conv", "matmul")

@@ -1,4 +1,4 @@
-"""Turn an architecture descriptor (cosim.nn.arch.Arch) into runnable layers.
+"""Turn an architecture descriptor (cosim.arch.Arch) into runnable layers.
 
 Every weight matrix is created by the caller's `make_matrix(name, w_init)`, so the same
 descriptor yields an ideal network (DigitalMatrix) or one on simulated tiles. Names are derived
@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from cosim.nn.arch import Arch, Node
+from cosim.arch import Arch, Node
 from cosim.nn.attention import ClassToken, MultiHeadSelfAttention, TakeToken
 from cosim.nn.blocks import GELU, GlobalResidual, Residual
 from cosim.nn.conv import Conv2d, PatchEmbed

@@ -22,7 +22,7 @@ import simpy
 
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
-from cosim.nn.arch import Arch
+from cosim.arch import Arch
 from cosim.rules import context_for, make_rule
 from cosim.sim.ledger import Ledger
 from cosim.sim.step_shapes import StepShapes, step_shapes

@@ -16,7 +16,7 @@ import numpy as np
 from cosim.devices.tile_map import TileMap
 from cosim.nn.analog import MvmOp
 from cosim.nn.attention import SOFTMAX_BACKWARD_OPS_PER_ELEMENT, SOFTMAX_FORWARD_OPS_PER_ELEMENT
-from cosim.nn.arch import Arch, Node
+from cosim.arch import Arch, Node
 from cosim.nn.blocks import GELU_BACKWARD_OPS_PER_ELEMENT, GELU_FORWARD_OPS_PER_ELEMENT
 from cosim.nn.losses import CROSS_ENTROPY_OPS_PER_LOGIT, MSE_OPS_PER_ELEMENT
 from cosim.nn.norm import NORM_BACKWARD_OPS_PER_ELEMENT, NORM_FORWARD_OPS_PER_ELEMENT

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from cosim.registry import BEHAVIOURS
 from cosim.specs.base import (BitsPerSecond, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
                               PositiveInt, Seconds, Siemens, SpecError, Volts, expect_kind, read_yaml, validate_mapping)
 
@@ -66,11 +67,11 @@ class DeviceSpec(Sourced):
 
     @model_validator(mode="after")
     def _model_known(self):
-        from cosim.devices.behaviours import BEHAVIOURS  # the spec layer only checks the name exists
         if self.model not in BEHAVIOURS:
             raise ValueError(f"model {self.model!r} unknown; known: {', '.join(sorted(BEHAVIOURS))}")
-        if self.model != "binary_sliced" and self.cells_per_weight != 1:
-            raise ValueError("cells_per_weight > 1 needs model: binary_sliced")
+        if not BEHAVIOURS[self.model].multi_cell and self.cells_per_weight != 1:
+            multi = " or ".join(e.name for e in BEHAVIOURS.entries() if e.multi_cell)
+            raise ValueError(f"cells_per_weight > 1 needs model: {multi}")
         return self
 
     @property

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from cosim.arch import Arch, build_arch
 from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
 
 # Update rules the training core knows; kept here so a workload is checked before anything runs.
@@ -16,12 +17,11 @@ DEFAULT_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
 
 
 class NetworkSpec(FrozenSpec):
-    arch: str = Field(description="Architecture name in cosim.nn.arch.BUILDERS (mlp, dncnn, ...).")
+    arch: str = Field(description="Architecture name in cosim.arch.BUILDERS (mlp, dncnn, ...).")
     params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the builder.")
 
-    def build(self):
-        """The cosim.nn.arch.Arch descriptor this section names."""
-        from cosim.nn.arch import build_arch  # lazily: specs sit below the training core
+    def build(self) -> Arch:
+        """The cosim.arch.Arch descriptor this section names."""
         return build_arch(self.arch, **self.params)
 
     @model_validator(mode="after")
