@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.nn.tasks import load_task
+from cosim.report.provenance import provenance, write_resolved_specs
 from cosim.report.summary import build_summary
 from cosim.sim.checkpoint import Checkpoint, fingerprint
 from cosim.sim.training import MethodRun, Trainer
@@ -29,6 +30,8 @@ class RunResult:
     curves: pd.DataFrame            # per method and evaluation step: the test metrics
     runs: list[MethodRun] = field(repr=False, default_factory=list)
     run_info: dict = field(default_factory=dict)
+    workload: WorkloadSpec | None = field(repr=False, default=None)   # as trained (overrides applied)
+    hardware: HardwareSpec | None = field(repr=False, default=None)
 
 
 def _as_spec(value, loader, model):
@@ -82,10 +85,11 @@ class Checkpointing:
 
 def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
         progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None,
-        checkpointing: Checkpointing | None = None) -> RunResult:
+        checkpointing: Checkpointing | None = None, source_files: tuple | None = None) -> RunResult:
     """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult.
     `fidelity` ("transaction" or "detailed") overrides the hardware spec's; `checkpointing`
-    saves (and with resume, continues from) each method's state."""
+    saves (and with resume, continues from) each method's state; `source_files` (workload path,
+    hardware path) names the files specs passed as objects came from, for the provenance."""
     wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
     hw = _as_spec(hardware, load_hardware, HardwareSpec)
     if wl.data is None:
@@ -102,13 +106,16 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
             run_, resumed[method] = _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing)
             runs.append(run_)
     summary = build_summary(wl, hw, runs, gpu_estimates(wl), task.baseline)
+    sources = source_files or tuple(v if isinstance(v, (str, Path)) else None for v in (workload, hardware))
+    summary["provenance"] = provenance(wl, hw, *(resolve_path(s) if s else None for s in sources))
+    summary["config_hash"] = summary["provenance"]["config_hash"]
     info = {"wall_s": {r.method: r.wall_s for r in runs},
             "wall_s_per_step": {r.method: r.wall_s / r.steps for r in runs},
             "seed": wl.seed, "python": platform.python_version(), "numpy": np.__version__,
             "versions": _versions()}
     if checkpointing and checkpointing.resume:
         info["resumed_at_step"] = resumed
-    return RunResult(summary, _ledger_table(runs), _curves(runs), runs, info)
+    return RunResult(summary, _ledger_table(runs), _curves(runs), runs, info, wl, hw)
 
 
 def _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing) -> tuple[MethodRun, int]:
@@ -211,8 +218,8 @@ class _progress:
 
 def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
                   max_trace_events: int | None = None) -> Path:
-    """summary.json, run_info.json, per-step ledger CSV, test-metric CSV, report.md/.html,
-    figures; with `trace`, trace.json for ui.perfetto.dev (at most `max_trace_events` spans, see
+    """summary.json, run_info.json, the resolved workload.yaml and hardware.yaml, per-step ledger
+    CSV, test-metric CSV, report.md/.html, figures; with `trace`, trace.json for ui.perfetto.dev (at most `max_trace_events` spans, see
     cosim.report.trace)."""
     from cosim.report.render import write_report
     from cosim.report.trace import DEFAULT_MAX_EVENTS, write_trace
@@ -221,6 +228,8 @@ def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n")
     (out / "run_info.json").write_text(json.dumps(result.run_info, indent=2, sort_keys=True) + "\n")
+    if result.workload is not None and result.hardware is not None:
+        write_resolved_specs(out, result.workload, result.hardware)
     result.ledger.to_csv(out / "ledger_steps.csv", index=False)
     result.curves.to_csv(out / "test_metrics.csv", index=False)
     write_report(result, out)

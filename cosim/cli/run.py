@@ -61,7 +61,8 @@ def run_command(args: argparse.Namespace) -> int:
                      if args.checkpoint_every or args.resume else None)
     try:
         result = run(workload, hardware, methods=methods, seed=args.seed, steps=args.steps,
-                     progress=not args.quiet, fidelity=args.fidelity, checkpointing=checkpointing)
+                     progress=not args.quiet, fidelity=args.fidelity, checkpointing=checkpointing,
+                     source_files=(args.workload, args.hardware))
     except ValueError as exc:  # a bad override, e.g. an unknown method name
         raise UsageError(f"{'--methods' if methods else 'arguments'}: {exc}") from None
     except CheckpointError as exc:
@@ -70,7 +71,8 @@ def run_command(args: argparse.Namespace) -> int:
     shutil.rmtree(checkpoints, ignore_errors=True)   # the outputs now hold everything
     if "resumed_at_step" in result.run_info:
         print("resumed at step: " + ", ".join(f"{m} {s}" for m, s in result.run_info["resumed_at_step"].items()))
-    print(f"wrote {out}/report.html, report.md, summary.json" + (", trace.json" if args.trace else ""))
+    print(f"wrote {out}/report.html, report.md, summary.json, workload.yaml, hardware.yaml"
+          + (", trace.json" if args.trace else "") + f" (config {result.summary['config_hash']})")
     _print_table(result.summary)
     return 0
 

@@ -67,3 +67,27 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
+
+
+def configuration_section(summary: dict) -> tuple[str, str, list[list[str]]] | None:
+    """The report's section on what this run trained with, beyond the spec names."""
+    prov = summary.get("provenance")
+    if not prov:
+        return None
+    rows = [["spec", "field", "preset", "this run"]]
+    presets = []
+    for kind in ("workload", "hardware"):
+        entry = prov[kind]
+        presets.append(f"{kind} {summary[kind]!r} vs {entry['preset'] or 'no shipped preset'}")
+        rows += [[kind, d["field"], _value(d["preset"]), _value(d["run"])] for d in entry["differences"]]
+    same = "" if len(rows) > 1 else " No field differs from the presets."
+    note = (f"Configuration hash {prov['config_hash']} (every field of the resolved workload and "
+            f"hardware; the files workload.yaml and hardware.yaml beside this report are those specs). "
+            f"Fields that differ from the preset each extends or is named after: {'; '.join(presets)}.{same}")
+    return "Configuration", note, rows
+
+
+def _value(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cosim.report.figures import METRIC_LABELS, all_figures
 from cosim.report.paper import comparison_rows
+from cosim.report.provenance import configuration_section
 
 
 def _fmt(value) -> str:
@@ -190,8 +191,8 @@ def write_report(result, out: Path) -> None:
     if s["input_baseline"]:
         intro += " The untrained input itself scores " + ", ".join(
             f"{k} {v:.4g}" for k, v in s["input_baseline"].items()) + "."
-    paper = _paper_section(s)
-    write_documents(out, title, intro, ([paper] if paper else []) + _sections(s), figures)
+    paper, config = _paper_section(s), configuration_section(s)
+    write_documents(out, title, intro, [x for x in (config, paper) if x] + _sections(s), figures)
 
 
 def write_documents(out: Path, title: str, intro: str, sections: list[tuple[str, str, list[list[str]]]],
