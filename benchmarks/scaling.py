@@ -53,7 +53,7 @@ class OneMatrix:
     def _priced(self, ops, plan):
         for op in ops:
             yield from self.chip.mvm(op)
-        yield from self.chip.program("w", plan, "eapu")
+        yield from self.chip.program("w", plan)
 
 
 def measure(cells: int, wl, hw, batch: int, repeat: int) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from cosim.costs.actions import ActionCosts, to_ps
+from cosim.hardware.accounting import Action
 from cosim.hardware.server import FifoServer
 
 
@@ -19,8 +20,12 @@ def conversions_per_slot(cols_used: int, columns_per_adc: int) -> np.ndarray:
 
 
 class ADCBank(FifoServer):
+    kind = "adc_bank"
+    ACTIONS = (Action("adc_conversion", "converters", unit_energy=lambda c: c.adc_energy(1),
+                      doc="one column digitised once"),)
+
     def __init__(self, env, name: str, costs: ActionCosts, ledger, detailed: bool = False):
-        super().__init__(env, name, "adc_bank", ledger, detailed)
+        super().__init__(env, name, self.kind, ledger, detailed)
         self.costs = costs
 
     def convert(self, op: str, steps: int, cols_used: int):

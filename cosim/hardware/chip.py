@@ -1,16 +1,13 @@
 """The chip: tiles for every weight matrix, controllers, the host bus and the host, wired from
-the spec. It turns the training core's operations into timed, priced transactions."""
+the component tables of cosim.hardware.registry. It turns the training core's operations into
+timed, priced transactions."""
 from __future__ import annotations
 
 import simpy
 
 from cosim.costs.actions import ActionCosts
-from cosim.hardware.eapu_controller import EaPUController
-from cosim.hardware.host import Host
-from cosim.hardware.host_bus import HostBus
-from cosim.hardware.open_loop_controller import OpenLoopController
+from cosim.hardware.registry import CHIP_COMPONENTS, CONTROLLERS
 from cosim.hardware.tile import Tile
-from cosim.hardware.write_verify_controller import WriteVerifyController
 from cosim.specs.hardware import HardwareSpec
 
 
@@ -19,16 +16,14 @@ class Chip:
         self.env, self.hw, self.ledger = env, hw, ledger
         self.costs = ActionCosts(hw)
         detailed = hw.fidelity == "detailed"
-        self.bus = HostBus(env, self.costs, ledger)
-        self.host = Host(env, self.costs, ledger)
+        for attribute, cls in CHIP_COMPONENTS:
+            setattr(self, attribute, cls(env, self.costs, ledger))
         self.tiles = {name: [Tile(env, tile, self.costs, ledger, detailed) for tile in m.tile_map.tile_names()]
                       for name, m in matrices.items()}
         self.matrices = matrices
         for matrix in matrices.values():   # devices drift on the simulated clock, in seconds
             matrix.clock = self.clock_s
-        self.controllers = {"open_loop": OpenLoopController(env, self.costs, detailed),
-                            "eapu": EaPUController(env, self.costs, detailed),
-                            "verify": WriteVerifyController(env, self.costs, detailed)}
+        self.controllers = {mode: cls(env, self.costs, detailed) for mode, cls in CONTROLLERS.items()}
 
     def servers(self) -> dict:
         """Every FIFO server of the chip by name (their busy-until times are its timing state)."""
@@ -72,21 +67,21 @@ class Chip:
         if macs or ops or draws:
             yield self.host.compute(op, macs, ops, draws)
 
-    def program(self, name: str, plan, controller: str):
-        """SimPy process: send a write plan over the bus, then let `controller` apply it.
-        Returns the controller's outcome."""
+    def program(self, name: str, plan):
+        """SimPy process: send a write plan over the bus, then let the controller of its mode
+        apply it. Returns the controller's outcome."""
         bits = plan.cells.size * (self.hw.bus.address_bits + plan.value_bits)
         if bits:
             yield from self.bus.transfer("write_plan", bits)
-        return (yield from self.controllers[controller].program(self.matrices[name], self.tiles[name], plan))
+        return (yield from self.controllers[plan.mode].program(self.matrices[name], self.tiles[name], plan))
 
-    def program_tiles(self, name: str, controller: str, plan_bits: float, per_tile: list):
+    def program_tiles(self, name: str, mode: str, plan_bits: float, per_tile: list):
         """SimPy process: a write plan whose effect on each tile is already known as
         (latency s, {action: (count, J)}) per tile, row-major (the cost-only mode's statistics).
         Same bus transfer and tile transactions as `program`, without device numerics."""
         if plan_bits:
             yield from self.bus.transfer("write_plan", plan_bits)
-        op = self.controllers[controller].op
+        op = self.controllers[mode].op
         events = [tile.program(op, latency, actions)
                   for tile, (latency, actions) in zip(self.tiles[name], per_tile) if actions]
         if events:

@@ -4,12 +4,17 @@ from __future__ import annotations
 import numpy as np
 
 from cosim.costs.actions import ActionCosts, to_ps
+from cosim.hardware.accounting import Action
 from cosim.hardware.server import FifoServer
 
 
 class DACBank(FifoServer):
+    kind = "dac_bank"
+    ACTIONS = (Action("dac_conversion", "converters", unit_energy=lambda c: c.dac_energy(1),
+                      doc="one row driven for one input step"),)
+
     def __init__(self, env, name: str, costs: ActionCosts, ledger, detailed: bool = False):
-        super().__init__(env, name, "dac_bank", ledger, detailed)
+        super().__init__(env, name, self.kind, ledger, detailed)
         self.costs = costs
 
     def convert(self, op: str, steps: int, rows_used: int):

@@ -11,3 +11,4 @@ from cosim.hardware.open_loop_controller import OpenLoopController
 class EaPUController(OpenLoopController):
     kind = "eapu_controller"
     op = "eapu_write"
+    plan_mode = "eapu"

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 from cosim.costs.actions import ActionCosts, to_ps
+from cosim.hardware.accounting import Action
 from cosim.hardware.server import FifoServer
 
 
 class Host(FifoServer):
+    kind = "host"
+    ACTIONS = (Action("host_mac", "host", unit_energy=lambda c: c.host_energy(1, 0), doc="one multiply-accumulate"),
+               Action("host_op", "host", unit_energy=lambda c: c.host_energy(0, 1), doc="one elementwise op"),
+               Action("eapu_draw", "host", "update.plan", unit_energy=lambda c: c.draw_energy(1),
+                      doc="one random draw and compare of a probabilistic update"))
+
     def __init__(self, env, costs: ActionCosts, ledger, name: str = "host"):
-        super().__init__(env, name, "host", ledger)
+        super().__init__(env, name, self.kind, ledger)
         self.costs = costs
 
     def compute(self, op: str, macs: float, ops: float, draws: float = 0.0):

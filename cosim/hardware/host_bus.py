@@ -5,10 +5,12 @@ from __future__ import annotations
 import simpy
 
 from cosim.costs.actions import ActionCosts, to_ps
+from cosim.hardware.accounting import Action
 
 
 class HostBus:
     kind = "bus"
+    ACTIONS = (Action("bus_transfer", "link", unit_energy=lambda c: c.bus_energy(1), doc="one bit moved"),)
 
     def __init__(self, env: simpy.Environment, costs: ActionCosts, ledger, name: str = "bus"):
         self.env, self.costs, self.ledger, self.name = env, costs, ledger, name

@@ -62,6 +62,7 @@ def detailed_tile_events(tiles: list, op: str, rows, row_units) -> list:
 class OpenLoopController:
     kind = "open_loop_controller"
     op = "open_loop_write"
+    plan_mode = "open_loop"
 
     def __init__(self, env, costs: ActionCosts, detailed: bool = False):
         self.env, self.costs, self.detailed = env, costs, detailed

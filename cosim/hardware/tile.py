@@ -4,14 +4,21 @@ from __future__ import annotations
 import numpy as np
 
 from cosim.costs.actions import ActionCosts, to_ps
+from cosim.hardware.accounting import Action
 from cosim.hardware.adc_bank import ADCBank
 from cosim.hardware.dac_bank import DACBank
 from cosim.hardware.server import FifoServer, serve_together, serve_units_together
 
 
 class Tile(FifoServer):
+    kind = "tile"
+    ACTIONS = (Action("array_read", "array", doc="one cell read for one input step (V²·G·t)"),
+               Action("program_pulse", "array", "update.programming", doc="one write pulse on one cell"),
+               Action("verify_read", "array", "update.verify",
+                      doc="one cell read back during write-verify, with its DAC and ADC share"))
+
     def __init__(self, env, name: str, costs: ActionCosts, ledger, detailed: bool = False):
-        super().__init__(env, name, "tile", ledger, detailed)
+        super().__init__(env, name, self.kind, ledger, detailed)
         self.costs = costs
         self.dac = DACBank(env, f"{name}.dac", costs, ledger, detailed)
         self.adc = ADCBank(env, f"{name}.adc", costs, ledger, detailed)

@@ -19,6 +19,7 @@ from cosim.hardware.open_loop_controller import (detailed_tile_events, pulse_act
 class WriteVerifyController:
     kind = "write_verify_controller"
     op = "write_verify"
+    plan_mode = "verify"
 
     def __init__(self, env, costs: ActionCosts, detailed: bool = False):
         self.env, self.costs, self.detailed = env, costs, detailed

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosim.hardware.registry import by_ring, within
 from cosim.report.paper import paper_comparison
 from cosim.sim.queueing import by_kind, queueing_stats
 from cosim.sim.wear import steps_to_failure
 
 SCHEMA = "cosim.summary/1"
-CHIP_ACTIONS = ("dac_conversion", "array_read", "adc_conversion", "program_pulse", "verify_read")
-HOST_ACTIONS = ("host_mac", "host_op", "eapu_draw")
-BUS_ACTIONS = ("bus_transfer",)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -78,11 +76,10 @@ def _hist_summary(hist: np.ndarray) -> dict:
 
 
 def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
-    """Training energy inside three boundaries: the chip alone, plus the bus, plus the host."""
-    chip = sum(by_action.get(a, 0.0) for a in CHIP_ACTIONS)
-    bus = sum(by_action.get(a, 0.0) for a in BUS_ACTIONS)
-    host = sum(by_action.get(a, 0.0) for a in HOST_ACTIONS)
-    return {"chip": chip, "chip_bus": chip + bus, "chip_bus_host": chip + bus + host}
+    """Training energy inside three boundaries: the chip alone, plus the bus, plus the host
+    (derived from the components' action declarations, cosim.hardware.registry)."""
+    chip, rings = within(by_action, "chip"), by_ring(by_action)
+    return {"chip": chip, "chip_bus": chip + rings["link"], "chip_bus_host": chip + rings["link"] + rings["host"]}
 
 
 def gpu_over_chip(gpu_j: float, chip_j: dict[str, float]) -> dict[str, float | None]:

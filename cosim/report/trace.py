@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from cosim.devices.tile_map import matrix_of_tile
+from cosim.hardware.registry import CONTROLLERS
 from cosim.sim.ledger import SETUP_STEP
 
 DEFAULT_MAX_EVENTS = 50_000
-CONTROLLER_OPS = ("open_loop_write", "eapu_write", "write_verify")
+# Write operation -> the track name of the controller that runs it (e.g. "verify_controller").
+CONTROLLER_TRACKS = {cls.op: f"{mode}_controller" for mode, cls in CONTROLLERS.items()}
 PS_PER_US = 1e6
 
 
@@ -50,15 +52,14 @@ def _action_args(actions: pd.DataFrame) -> dict[int, dict]:
 
 def controller_spans(tx: pd.DataFrame) -> pd.DataFrame:
     """One span per (step, matrix, write operation): from its first tile's start to its last end."""
-    prog = tx[tx.op.isin(CONTROLLER_OPS) & (tx.kind == "tile")]
+    prog = tx[tx.op.isin(list(CONTROLLER_TRACKS)) & (tx.kind == "tile")]
     if prog.empty:
         return prog.assign(matrix=[])
     prog = prog.assign(matrix=prog.component.map(matrix_of_tile))
     spans = prog.groupby(["step", "matrix", "op"], sort=False).agg(
         issue_ps=("issue_ps", "min"), start_ps=("start_ps", "min"), end_ps=("end_ps", "max"),
         energy_j=("energy_j", "sum")).reset_index()
-    return spans.assign(component=spans.matrix + "." + spans.op.str.replace("write_verify", "verify_write")
-                        .str.replace("_write", "") + "_controller", kind="controller")
+    return spans.assign(component=spans.matrix + "." + spans.op.map(CONTROLLER_TRACKS), kind="controller")
 
 
 def method_events(pid: int, method: str, tx: pd.DataFrame, actions: pd.DataFrame) -> list[dict]:

@@ -29,10 +29,10 @@ class EapuRule:
         flat = delta_w.ravel()
         if np.all(threshold == 0.0):  # noiseless device: the limit of EaPU is writing ΔW exactly
             cells = np.flatnonzero(flat)
-            return WritePlan("open_loop", cells, flat[cells], value_bits=ctx.weight_bits,
+            return WritePlan("eapu", cells, flat[cells], value_bits=ctx.weight_bits,
                              host_draws=flat.size)
         probability = np.minimum(1.0, np.abs(flat) / threshold)
         cells = np.flatnonzero(rng.random(flat.size) < probability)
         delta = np.sign(flat[cells]) * np.broadcast_to(threshold, flat.shape)[cells]
         # One bit (the sign) per written cell besides its address.
-        return WritePlan("open_loop", cells, delta, value_bits=1, host_draws=flat.size)
+        return WritePlan("eapu", cells, delta, value_bits=1, host_draws=flat.size)

@@ -6,7 +6,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-Mode = Literal["digital", "open_loop", "verify"]
+Mode = Literal["digital", "open_loop", "eapu", "verify"]
 FAST = ".fast"   # suffix of the matrix name of a rule's auxiliary (fast) matrix
 
 
@@ -15,7 +15,8 @@ class WritePlan:
     """Cells to write and the weight change wanted for each.
 
     mode: "digital" (apply exactly in host memory), "open_loop" (one pulse train per cell),
-    "verify" (closed-loop write-verify). cells: flat indices into the (in, out) matrix.
+    "eapu" (open-loop ±Δw_th steps on sparse cells), "verify" (closed-loop write-verify); the
+    mode alone chooses the chip's controller (cosim.hardware.registry.CONTROLLERS). cells: flat indices into the (in, out) matrix.
     delta: wanted change per cell, in weight units. value_bits: bits per cell sent over the bus
     besides its address. host_draws: random numbers the host drew to make the plan; host_ops:
     other elementwise host operations it needed (accumulator adds and compares).

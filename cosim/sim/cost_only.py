@@ -47,7 +47,7 @@ class TileProgramming:
 
     latency_s: float
     actions: dict[str, tuple[float, float]]     # action -> (count, J)
-    controller: str                              # the Chip controller that executed the plan
+    mode: str                                    # the plan mode (it chose the Chip controller)
     plan_bits: float                             # bits of the write plan sent over the bus
     plan_cells: float                            # weight cells in the write plan
     host_draws: float                            # random numbers the host drew for the plan
@@ -102,8 +102,7 @@ def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, sha
     env, ledger = simpy.Environment(), Ledger()
     ledger.step = 0
     chip = Chip(env, hw, ledger, {"sample": matrix})
-    controller = "verify" if plan.mode == "verify" else rule.controller
-    process = env.process(chip.program("sample", plan, controller))
+    process = env.process(chip.program("sample", plan))
     env.run()
     outcome = process.value
     tx, acts = ledger.transactions(), ledger.actions()
@@ -113,7 +112,7 @@ def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, sha
     return TileProgramming(
         latency_s=float((tx.end_ps - tx.start_ps).sum()) * 1e-12,
         actions={a: (float(g["count"].sum()), float(g.energy_j.sum())) for a, g in acts.groupby("action")},
-        controller=controller, plan_bits=float(plan.cells.size * (hw.bus.address_bits + plan.value_bits)),
+        mode=plan.mode, plan_bits=float(plan.cells.size * (hw.bus.address_bits + plan.value_bits)),
         plan_cells=int(plan.cells.size), host_draws=float(plan.host_draws), host_ops=float(plan.host_ops),
         cells_written=int(np.unique(outcome.devices[pulses > 0] % cells).size),
         device_writes=float(outcome.device_writes.sum()), pulses=float(pulses.sum()))
@@ -130,7 +129,7 @@ def mean_programming(samples: list[TileProgramming]) -> TileProgramming:
     means = {key: sum(getattr(s, key) for s in samples) / n
              for key in ("latency_s", "plan_bits", "plan_cells", "host_draws", "host_ops", "cells_written",
                          "device_writes", "pulses")}
-    return TileProgramming(actions=actions, controller=samples[0].controller, **means)
+    return TileProgramming(actions=actions, mode=samples[0].mode, **means)
 
 
 class _Replay:
@@ -224,7 +223,7 @@ class CostModel:
                                          sum(s.host_draws for s in samples))
         for key in ("plan_cells", "cells_written", "device_writes", "pulses"):
             writes[key] += sum(getattr(s, key) for s in samples)
-        yield from replay.chip.program_tiles(name, samples[0].controller, sum(s.plan_bits for s in samples),
+        yield from replay.chip.program_tiles(name, samples[0].mode, sum(s.plan_bits for s in samples),
                                              [(s.latency_s, s.actions) for s in samples])
 
 

@@ -224,10 +224,9 @@ class Trainer:
             param.matrix.apply_update(_dense(plan, param.grad.shape))
             self.run.cells_written[step] += plan.cells.size
             return
-        controller = "verify" if plan.mode == "verify" else self.rule.controller
         name = param.name + plan.target
         started = self.env.now
-        outcome = yield from self.chip.program(name, plan, controller)
+        outcome = yield from self.chip.program(name, plan)
         self.run.write_stats.add_program_time(step, (self.env.now - started) * 1e-12)
         self._count_writes(step, outcome, self.matrices[name], counts_as_update=not plan.target)
 

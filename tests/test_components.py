@@ -1,0 +1,143 @@
+"""Conformance suite: every registered hardware component and controller passes the same checks.
+
+For each component a small driver issues several overlapping requests; for each controller a
+sample plan is programmed onto a multi-tile matrix, in both fidelities. Then, per component:
+it books only the actions it declares; no two of its transactions overlap (capacity 1); starts
+never precede issues and never go backwards (FIFO, time monotone); the simulation ends when its
+last transaction does; each transaction's energy is the sum of its actions', and an action with
+a declared unit energy costs count × that energy (energy = ledger).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import simpy
+
+from cosim.costs.actions import ActionCosts
+from cosim.hardware.accounting import PHASES, RINGS
+from cosim.hardware.chip import Chip
+from cosim.hardware.registry import ACTIONS, COMPONENTS, CONTROLLERS, by_ring, phase_of, within
+from cosim.nn.analog import AnalogMatrix
+from cosim.rules.plan import WritePlan
+from cosim.sim.ledger import Ledger
+from tests.conftest import hardware
+
+
+def _host(env, costs, ledger):
+    host = next(cls for cls in COMPONENTS if cls.__name__ == "Host")(env, costs, ledger)
+    return [host.compute("forward", 1000, 50), host.compute("update_rule", 0, 20, 300),
+            host.compute("backward", 64, 0)]
+
+
+def _bus(env, costs, ledger):
+    bus = next(cls for cls in COMPONENTS if cls.__name__ == "HostBus")(env, costs, ledger)
+    return [env.process(bus.transfer(op, bits)) for op, bits in
+            (("forward_in", 4096), ("backward_out", 640), ("write_plan", 32))]
+
+
+def _tile_parts(detailed):
+    def drive(env, costs, ledger):
+        from cosim.hardware.tile import Tile
+        tile = Tile(env, "m.tile0.0", costs, ledger, detailed)
+        return [env.process(tile.mvm("forward", 6, 100, 37, 1e-3)), env.process(tile.mvm("backward", 3, 37, 100, 5e-4)),
+                tile.program("open_loop_write", 1e-6, {"program_pulse": (12, 3e-12)})]
+    return drive
+
+
+# Component class name -> driver(env, costs, ledger) -> events. Every registered one needs a driver.
+DRIVERS = {"Host": _host, "HostBus": _bus, "Tile": _tile_parts(False), "DACBank": _tile_parts(False),
+           "ADCBank": _tile_parts(False)}
+
+
+def test_every_registered_component_has_a_driver():
+    assert {cls.__name__ for cls in COMPONENTS} == set(DRIVERS)
+
+
+def _check(ledger: Ledger, env: simpy.Environment, costs: ActionCosts, classes_by_kind: dict) -> None:
+    tx, acts = ledger.transactions(), ledger.actions()
+    assert len(tx) and (tx.start_ps >= tx.issue_ps).all() and (tx.end_ps >= tx.start_ps).all()
+    assert env.now == tx.end_ps.max()                      # ends when the last transaction does
+    for _, rows in tx.groupby("component", sort=False):
+        starts, ends = rows.start_ps.to_numpy(), rows.end_ps.to_numpy()
+        order = np.argsort(starts, kind="stable")
+        assert (starts[order][1:] >= ends[order][:-1]).all(), "capacity: two transactions overlap"
+        assert (np.diff(starts) >= 0).all(), "FIFO: a later request started earlier"
+    for kind, rows in acts.groupby("kind"):
+        declared = {a.name: a for a in classes_by_kind[kind].ACTIONS}
+        assert set(rows.action) <= set(declared), f"{kind} books undeclared actions"
+        for name, count, energy in rows[["action", "count", "energy_j"]].itertuples(index=False):
+            unit = declared[name].unit_energy
+            if unit is not None:
+                assert energy == pytest.approx(count * unit(costs), rel=1e-12, abs=1e-30)
+    per_tx = acts.groupby("tx").energy_j.sum().reindex(range(len(tx)), fill_value=0.0)
+    assert np.allclose(per_tx.to_numpy(), tx.energy_j.to_numpy(), rtol=1e-12, atol=0)
+
+
+def _kinds() -> dict:
+    return {cls.kind: cls for cls in COMPONENTS}
+
+
+@pytest.mark.parametrize("name", sorted(DRIVERS))
+def test_component_conformance(name):
+    hw = hardware()
+    env, ledger, costs = simpy.Environment(), Ledger(), ActionCosts(hw)
+    ledger.step = 0
+    events = DRIVERS[name](env, costs, ledger)
+    env.run(env.all_of(events))
+    env.run()
+    _check(ledger, env, costs, _kinds())
+
+
+@pytest.mark.parametrize("fidelity", ["transaction", "detailed"])
+@pytest.mark.parametrize("mode", sorted(CONTROLLERS))
+def test_controller_conformance(mode, fidelity):
+    hw = hardware(tile={"rows": 16, "cols": 16}, adc={"columns_per_adc": 4}, fidelity=fidelity)
+    rng = np.random.default_rng(7)
+    matrix = AnalogMatrix("m", rng.uniform(-0.5, 0.5, (40, 20)), hw, 1.0, rng)   # 3 x 2 tiles
+    env, ledger = simpy.Environment(), Ledger()
+    ledger.step = 0
+    chip = Chip(env, hw, ledger, {"m": matrix})
+    cells = np.sort(rng.choice(matrix.in_features * matrix.out_features, 300, replace=False))
+    plan = WritePlan(mode, cells, rng.normal(0.0, 0.05, cells.size), value_bits=16)
+    process = env.process(chip.program("m", plan))
+    env.run()
+    outcome = process.value
+    _check(ledger, env, ActionCosts(hw), _kinds())
+    acts = ledger.actions()
+    tx = ledger.transactions()
+    assert set(tx[tx.kind == "tile"].op) == {CONTROLLERS[mode].op}
+    pulses = acts[acts.action == "program_pulse"]["count"].sum()
+    assert pulses == pytest.approx(float(outcome.device_pulses.sum()))
+    if mode == "verify":
+        assert acts[acts.action == "verify_read"]["count"].sum() == pytest.approx(float(outcome.reads.sum()))
+
+
+def test_every_action_has_one_ring_and_a_phase_for_every_op_it_serves(small_run):
+    for run in small_run.runs:
+        acts, tx = run.ledger.actions(), run.ledger.transactions()
+        for op, action in set(zip(tx.op.to_numpy()[acts.tx.to_numpy()], acts.action)):
+            assert ACTIONS[action].ring in RINGS
+            assert phase_of(op, action) in PHASES
+
+
+def test_boundaries_partition_the_total(small_run):
+    for name, method in small_run.summary["methods"].items():
+        energy = method["energy_j"]
+        rings = by_ring(energy["by_action"])
+        assert sum(rings.values()) == pytest.approx(energy["total"], rel=1e-12, abs=0), name
+        assert within(energy["by_action"], "host") == pytest.approx(energy["total"], rel=1e-12, abs=0)
+        boundary = energy["by_boundary"]
+        assert boundary["chip"] == pytest.approx(rings["array"] + rings["converters"] + rings["chip"], rel=1e-12)
+        assert boundary["chip_bus_host"] == pytest.approx(energy["total"], rel=1e-12, abs=0)
+
+
+def test_an_undeclared_action_fails_loudly():
+    with pytest.raises(KeyError, match="no component declares it"):
+        by_ring({"mystery_action": 1.0})
+
+
+def test_every_write_plan_mode_but_digital_has_one_controller():
+    from typing import get_args
+
+    from cosim.rules.plan import Mode
+    assert set(CONTROLLERS) == set(get_args(Mode)) - {"digital"}
