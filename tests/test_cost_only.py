@@ -154,7 +154,7 @@ def test_resnet18_cifar_weights_on_tiles():
 
 def test_estimate_of_a_shapes_only_workload_is_consistent():
     wl = WorkloadSpec.model_validate(small_cost_raw())
-    hw = hardware()
+    hw = hardware(device={"rounding": "at_least_one"})   # every nonzero update gets a pulse
     model = CostModel(wl, hw)
     shapes = step_shapes(model.arch, 2, hw, 0.5, mean_pair_conductance(hw, 0.25))
     tiles = sum(math.ceil(m.in_features / 128) * math.ceil(m.out_features / 128)
@@ -193,7 +193,9 @@ def test_cost_command_json_and_files(tmp_path, capsys):
     assert ratios["chip"] > ratios["chip_bus"] > ratios["chip_bus_host"] > 0
     assert "| eapu |" in (out / "cost.md").read_text()
     wear = {m: summary["methods"][m]["wear"]["steps_to_median_endurance"] for m in ("bp_open_loop", "eapu")}
-    assert wear["eapu"] > 5 * wear["bp_open_loop"] > 0     # EaPU writes ~5 % of the weights per step
+    # EaPU writes ~5 % of the weights per step; bp (nearest pulse rounding) those whose update
+    # reaches half a pulse step
+    assert wear["eapu"] > wear["bp_open_loop"] > 0
 
 
 def test_run_cost_only_is_the_cost_command(tmp_path, capsys):

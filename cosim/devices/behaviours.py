@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosim.devices.response import PulseResponse
+from cosim.devices.response import PulseResponse, round_pulses
 from cosim.registry import BEHAVIOURS, register_behaviour
 from cosim.specs.hardware import DeviceSpec
 
@@ -45,7 +45,7 @@ class Parametric:
 
     def __init__(self, spec: DeviceSpec):
         self.spec = spec
-        self.response = PulseResponse(spec.levels, spec.nonlinearity_up, spec.nonlinearity_down)
+        self.response = PulseResponse(spec.levels, spec.nonlinearity_up, spec.nonlinearity_down, spec.rounding)
 
     def land(self, x: np.ndarray, n: np.ndarray, step_scale: np.ndarray,
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +73,7 @@ class Unidirectional(Parametric):
         if not down.any():
             return super().land(x, n, step_scale, rng)
         # Nominal target the controller aimed at (it assumes a linear device): x + n / levels.
-        rebuild = np.where(down, self.response.pulses_for(np.clip(x + n / self.response.levels, 0.0, 1.0)), n)
+        rebuild = np.where(down, self.response.pulses_for(np.clip(x + n / self.response.levels, 0.0, 1.0), rng), n)
         start = np.where(down, 0.0, x)
         landed, pulses = super().land(start, rebuild, step_scale, rng)
         return landed, pulses + down       # the RESET is one more pulse
@@ -104,8 +104,8 @@ class BinarySlicedResponse:
     flip (one switching pulse per flipped cell).
     """
 
-    def __init__(self, bits: int):
-        self.bits = bits
+    def __init__(self, bits: int, rounding: str = "nearest"):
+        self.bits, self.rounding = bits, rounding
         self.levels = float(2 ** bits - 1)
         self.continuous = False
 
@@ -115,9 +115,8 @@ class BinarySlicedResponse:
     def after_pulses(self, x, n, step_scale=None):
         return np.clip(self.code(x) + np.rint(n).astype(np.int64), 0, int(self.levels)) / self.levels
 
-    def pulses_for(self, delta_x):
-        exact = np.rint(delta_x * self.levels)
-        return np.where(delta_x != 0, np.sign(delta_x) * np.maximum(np.abs(exact), 1.0), 0.0)
+    def pulses_for(self, delta_x, rng=None, rounding=None):
+        return round_pulses(delta_x * self.levels, rounding or self.rounding, rng)
 
     def limit(self, n, max_pulses):
         return np.clip(n, -max_pulses, max_pulses)
@@ -139,7 +138,7 @@ class BinarySliced(Parametric):
 
     def __init__(self, spec: DeviceSpec):
         self.spec = spec
-        self.response = BinarySlicedResponse(spec.cells_per_weight)
+        self.response = BinarySlicedResponse(spec.cells_per_weight, spec.rounding)
 
     def land(self, x, n, step_scale, rng):
         old = self.response.code(x)

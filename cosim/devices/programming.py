@@ -50,9 +50,10 @@ def device_changes(array: DeviceArray, cells: np.ndarray, delta_fraction: np.nda
 
 def program_open_loop(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray,
                       now: float) -> WriteOutcome:
-    """One pulse train per cell, sized for the wanted change on a nominal device, no read-back."""
+    """One pulse train per cell, sized for the wanted change on a nominal device and rounded by
+    the chip's convention (a count of zero writes nothing), no read-back."""
     devices, delta_x = device_changes(array, cells, delta_fraction)
-    return array.apply_pulses(devices, array.response.pulses_for(delta_x), now)
+    return array.apply_pulses(devices, array.response.pulses_for(delta_x, array.rng), now)
 
 
 def program_verify_delta(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray,
@@ -81,7 +82,8 @@ def program_verify(array: DeviceArray, devices: np.ndarray, target_x: np.ndarray
         if pending.size == 0:
             break
         wanted = error[np.abs(error) > tolerance]
-        n = array.response.limit(array.response.pulses_for(wanted), max_pulses)
+        # A verify that found a cell out of tolerance corrects it: at least one pulse.
+        n = array.response.limit(array.response.pulses_for(wanted, rounding="at_least_one"), max_pulses)
         outcome = array.apply_pulses(devices[pending], n, now)
         pulses_log[iteration, pending] = outcome.pulses
         up_log[iteration, pending] = outcome.potentiating

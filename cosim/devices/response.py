@@ -5,6 +5,15 @@ Potentiation follows the NeuroSim-style exponential curve
     x(p) = (1 - exp(-ν p / P)) / (1 - exp(-ν)),   p ∈ [0, P] pulses,  P = levels,
 so steps shrink towards g_max for ν > 0 and are uniform for ν = 0; depression mirrors it from
 g_max with its own ν. Moving n pulses is a shift along p, so it is closed-form and vectorised.
+
+Rounding a wanted change to a pulse count (`round_pulses`, chosen per chip by `device.rounding`):
+  nearest       the nearest integer count, so a change below half a step writes nothing
+                (NeuroSim MLP V3.0 `RealDevice::Write`: `truncate(Δw, levels)` rounds with
+                threshold 0.5, and cycle noise is added only when the count is nonzero);
+  stochastic    ⌊|n|⌋ + Bernoulli(frac |n|): unbiased in expectation (aihwkit's stochastic
+                pulse trains are the same idea at the pulse level);
+  at_least_one  the nearest count but at least one pulse for any nonzero want (cosim's old
+                behaviour; makes small-update backprop a Manhattan rule in disguise).
 """
 from __future__ import annotations
 
@@ -13,11 +22,31 @@ import numpy as np
 # A continuous device (levels = null) is modelled with this many "pulses" per range: fine
 # enough that rounding is invisible next to any write noise, while pulse counts stay finite.
 CONTINUOUS_LEVELS = 2 ** 20
+ROUNDINGS = ("nearest", "stochastic", "at_least_one")
+
+
+def round_pulses(exact: np.ndarray, rounding: str, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Signed integer pulse counts for signed fractional counts `exact` (see module docstring)."""
+    magnitude = np.abs(exact)
+    if rounding == "nearest":
+        whole = np.floor(magnitude + 0.5)
+    elif rounding == "stochastic":
+        if rng is None:
+            raise ValueError("stochastic pulse rounding needs a random generator")
+        whole = np.floor(magnitude)
+        whole += rng.random(np.shape(exact)) < magnitude - whole
+    elif rounding == "at_least_one":
+        whole = np.where(magnitude > 0, np.maximum(np.floor(magnitude + 0.5), 1.0), 0.0)
+    else:
+        raise ValueError(f"unknown pulse rounding {rounding!r}; known: {', '.join(ROUNDINGS)}")
+    return np.sign(exact) * whole
 
 
 class PulseResponse:
-    def __init__(self, levels: int | None, nonlinearity_up: float, nonlinearity_down: float):
+    def __init__(self, levels: int | None, nonlinearity_up: float, nonlinearity_down: float,
+                 rounding: str = "nearest"):
         self.levels = float(levels or CONTINUOUS_LEVELS)
+        self.rounding = rounding
         self.continuous = levels is None
         self.nu_up, self.nu_down = nonlinearity_up, nonlinearity_down
 
@@ -47,13 +76,15 @@ class PulseResponse:
         moved[down] = 1.0 - self._x_of_p(np.minimum(p_down, self.levels), self.nu_down)
         return moved
 
-    def pulses_for(self, delta_x: np.ndarray) -> np.ndarray:
-        """Signed pulse count a controller issues for a wanted change, assuming a nominal linear
-        device (it does not know each cell's position on the curve). Nonzero wants get >= 1 pulse."""
+    def pulses_for(self, delta_x: np.ndarray, rng: np.random.Generator | None = None,
+                   rounding: str | None = None) -> np.ndarray:
+        """Signed pulse count a controller issues for a wanted change (normalised units), assuming
+        a nominal linear device (it does not know each cell's position on the curve), rounded by
+        `rounding` (default: the chip's convention; see round_pulses)."""
         exact = delta_x * self.levels
         if self.continuous:
             return exact
-        return np.where(delta_x != 0, np.sign(delta_x) * np.maximum(np.abs(np.rint(exact)), 1.0), 0.0)
+        return round_pulses(exact, rounding or self.rounding, rng)
 
     def limit(self, n: np.ndarray, max_pulses: int) -> np.ndarray:
         """Cap a pulse train at `max_pulses` (a continuous device moves in one event)."""

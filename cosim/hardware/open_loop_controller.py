@@ -69,7 +69,7 @@ class OpenLoopController:
 
     def program(self, matrix, tiles: list, plan):
         """SimPy process: write `plan` into `matrix`, whose tiles are `tiles` (row-major)."""
-        outcome = program_open_loop(matrix.devices, plan.cells, plan.delta / matrix.weight_bound,
+        outcome = program_open_loop(matrix.devices, plan.cells, matrix.to_fraction(plan.cells, plan.delta),
                                     self.env.now * 1e-12)
         if outcome.devices.size == 0:
             return outcome

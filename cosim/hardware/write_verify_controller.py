@@ -27,7 +27,7 @@ class WriteVerifyController:
     def program(self, matrix, tiles: list, plan):
         """SimPy process: write-verify `plan` into `matrix` (tiles row-major)."""
         wv = self.costs.hw.write_verify
-        outcome = program_verify_delta(matrix.devices, plan.cells, plan.delta / matrix.weight_bound,
+        outcome = program_verify_delta(matrix.devices, plan.cells, matrix.to_fraction(plan.cells, plan.delta),
                                        wv.tolerance, wv.max_iterations, wv.max_pulses_per_iteration,
                                        wv.reads_per_verify, self.env.now * 1e-12)
         yield from self.execute(matrix, tiles, outcome)

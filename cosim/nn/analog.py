@@ -7,7 +7,11 @@ Numerics of one analog MVM, vectorised over the batch:
   * each slice drives the rows of one tile-row block; every column's current gets Gaussian
     read noise (σ of a cell's read ∝ its conductance, summed exactly over the active rows)
     and is digitised by the ADC (clipped to its full scale, rounded to 2^bits levels);
-  * slices are shift-added and row blocks summed digitally.
+  * slices are shift-added and row blocks summed digitally; the host multiplies each output by
+    the input scale and the weight mapping scale.
+The weight mapping scale `weight_bound` (cosim.devices.mapping) is a float (per layer) or an
+array of shape (out_features,) (per column); a per-column scale multiplies the forward outputs
+and, in the transposed product, the inputs before they are quantised.
 Every call appends an `MvmOp` with what the hardware model needs to price and time it.
 """
 from __future__ import annotations
@@ -60,7 +64,7 @@ def _planes_matmul(planes: np.ndarray, w: np.ndarray) -> np.ndarray:
 class AnalogMatrix:
     """`Matrix` backed by a DeviceArray; see the module docstring for the numerics."""
 
-    def __init__(self, name: str, w_init: np.ndarray, hardware: HardwareSpec, weight_bound: float,
+    def __init__(self, name: str, w_init: np.ndarray, hardware: HardwareSpec, weight_bound,
                  rng: np.random.Generator):
         self.name, self.hw, self.weight_bound, self.rng = name, hardware, weight_bound, rng
         self.backward_on_host = False   # True: error back-propagation is digital (see matmul_t)
@@ -80,6 +84,18 @@ class AnalogMatrix:
 
     def weights(self) -> np.ndarray:
         return self.weight_bound * self.devices.weight_fraction()
+
+    def cell_scale(self, cells: np.ndarray | None = None):
+        """Mapping scale (weight units per device range) of flat cells `cells` (all if None):
+        the float itself under per-layer mapping, else an array."""
+        if np.ndim(self.weight_bound) == 0:
+            return self.weight_bound
+        per_cell = np.broadcast_to(self.weight_bound, (self.in_features, self.out_features)).ravel()
+        return per_cell if cells is None else per_cell[cells]
+
+    def to_fraction(self, cells: np.ndarray, delta_w: np.ndarray) -> np.ndarray:
+        """Weight changes of flat cells `cells` in units of their mapping scale."""
+        return delta_w / self.cell_scale(cells)
 
     def apply_update(self, delta_w: np.ndarray) -> None:
         raise TypeError("an analog matrix is changed only by programming its devices")
@@ -103,6 +119,9 @@ class AnalogMatrix:
     # ----- numerics ---------------------------------------------------------------------------
     def _mvm(self, x: np.ndarray, transpose: bool, input_values: int | None = None) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
+        out_scale = self.weight_bound
+        if transpose and np.ndim(out_scale):     # per-column scale: scale dy before the tiles
+            x, out_scale = x * out_scale, 1.0
         self.devices.advance_to(self.clock())
         w = self.devices.weight_fraction()
         g = self.devices.x + self.devices.g_min_x        # conductance / (g_max - g_min)
@@ -127,7 +146,7 @@ class AnalogMatrix:
                 load[r] += load_r
         if self.record:
             self.ops.append(self._op(x.shape[0], len(phases), levels, transpose, load, input_values))
-        return y * (scale / levels[0]) * self.weight_bound if scale > 0 else y
+        return y * (scale / levels[0]) * out_scale if scale > 0 else y
 
     def _input_digits(self):
         """(levels, fn) where fn maps inputs in [0,1] to (slices, N, rows) digit planes and

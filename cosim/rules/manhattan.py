@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosim.rules.plan import RuleContext, WritePlan
+from cosim.rules.plan import RuleContext, WritePlan, at_cells
 
 
 class ManhattanRule:
@@ -15,4 +15,4 @@ class ManhattanRule:
         flat = delta_w.ravel()
         cells = np.flatnonzero(flat)
         step = ctx.pulse_step if ctx.pulse_step is not None else ctx.sigma_write
-        return WritePlan("open_loop", cells, np.sign(flat[cells]) * step, value_bits=1)
+        return WritePlan("open_loop", cells, np.sign(flat[cells]) * at_cells(step, cells), value_bits=1)

@@ -20,7 +20,7 @@ class MixedPrecisionRule:
         acc = self.accumulators.setdefault(ctx.matrix, np.zeros(delta_w.size))
         acc += delta_w.ravel()
         epsilon = self.k * ctx.sigma_write
-        if epsilon == 0.0:      # noiseless device: nothing to accumulate against
+        if np.all(epsilon == 0.0):      # noiseless device: nothing to accumulate against
             steps, epsilon = np.sign(acc), np.abs(acc)
         else:
             steps = np.trunc(acc / epsilon)

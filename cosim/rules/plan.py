@@ -36,25 +36,32 @@ class WritePlan:
 class RuleContext:
     """What a rule may know about the hardware holding one matrix.
 
-    sigma_write: nominal σ of one write, weight units. pulse_step: weight change of one nominal
-    pulse (None on a continuous device). current_sigma(): per-cell σ of a write now, weight units
+    sigma_write: nominal σ of one write, weight units (a float, or per flat cell under per-column
+    mapping). pulse_step: weight change of one nominal pulse (None on a continuous device). current_sigma(): per-cell σ of a write now, weight units
     (None for digital weights). fast: the auxiliary analog matrix of rules that keep one.
     """
 
-    sigma_write: float
+    sigma_write: float | np.ndarray
     weight_bits: int
     matrix: str = ""
-    pulse_step: float | None = None
+    pulse_step: float | np.ndarray | None = None
     current_sigma: Callable[[], np.ndarray] | None = None
     fast: object = None
 
 
 def context_for(name: str, matrix, hw, weight_bound: float, now_s: float, fast=None) -> RuleContext:
-    """The context of matrix `name` at simulated time `now_s` (s)."""
+    """The context of matrix `name` at simulated time `now_s` (s). Weight-unit quantities use
+    the matrix's own mapping scale; `weight_bound` only scales a digital matrix's σ."""
     devices = getattr(matrix, "devices", None)
     if devices is None:
         return RuleContext(hw.device.write_noise * weight_bound, hw.bus.weight_bits, name)
-    nominal = devices.nominal_write_sigma * weight_bound
-    step = None if devices.response.continuous else weight_bound / devices.response.levels
+    scale = matrix.cell_scale()     # mapping scale: a float per layer, or per cell (flat)
+    nominal = devices.nominal_write_sigma * scale
+    step = None if devices.response.continuous else scale / devices.response.levels
     return RuleContext(nominal, hw.bus.weight_bits, name, step,
-                       lambda: devices.write_sigma(now_s) * weight_bound, fast)
+                       lambda: devices.write_sigma(now_s).ravel() * scale, fast)
+
+
+def at_cells(value, cells: np.ndarray):
+    """A context quantity (float, or per flat cell) at flat cells `cells`."""
+    return value if np.ndim(value) == 0 else np.asarray(value)[cells]

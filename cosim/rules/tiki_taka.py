@@ -38,6 +38,8 @@ class TikiTakaRule:
         probe[np.arange(rows.size), rows] = 1.0
         read = ctx.fast.matmul(probe)                       # rows of A, as the tile reads them
         step = ctx.pulse_step if ctx.pulse_step is not None else ctx.sigma_write
+        if np.ndim(step):                                   # per-column mapping: per-cell steps
+            step = np.reshape(step, shape)[rows]
         move = (np.abs(self.gamma * read) >= 0.5 * step) & (read != 0)   # below half a pulse nothing moves
         cells = (rows[:, None] * cols + np.arange(cols))[move]
         return [WritePlan("open_loop", cells, (self.gamma * read)[move], value_bits=ctx.weight_bits),

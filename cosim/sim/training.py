@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cosim.devices.mapping import mapping_scale
 from cosim.devices.programming import program_verify
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
@@ -32,6 +33,7 @@ from cosim.specs.workload import WorkloadSpec
 
 # Test samples per evaluation forward pass: bounds the memory of im2col on image networks.
 EVAL_BATCH = 64
+EVAL_STREAM = 0xE7A1   # seed-sequence key of the per-evaluation read-noise generators
 
 
 @dataclass
@@ -106,11 +108,16 @@ class Trainer:
 
     def _matrix_maker(self, device_rng: np.random.Generator):
         """make_matrix for build_network: the same initial weights, digital or on tiles."""
-        bound = self.wl.training.weight_bound
+        training = self.wl.training
+        mapping = training.mapping
 
         def make(name: str, w_init: np.ndarray):
-            matrix = (AnalogMatrix(name, w_init, self.hw, bound, device_rng) if self.rule.analog
-                      else DigitalMatrix(w_init))
+            if self.rule.analog:
+                scale = mapping_scale(w_init, mapping.policy, mapping.headroom, mapping.granularity,
+                                      training.weight_bound)
+                matrix = AnalogMatrix(name, w_init, self.hw, scale, device_rng)
+            else:
+                matrix = DigitalMatrix(w_init)
             self.matrices[name], self._initial[name] = matrix, w_init
             return matrix
         return make
@@ -131,7 +138,7 @@ class Trainer:
         """A zero-weight analog twin `<name>.fast` of every matrix; its reads are drained in _update."""
         for name, m in list(self.matrices.items()):
             self.matrices[name + FAST] = AnalogMatrix(name + FAST, np.zeros((m.in_features, m.out_features)),
-                                                      self.hw, self.wl.training.weight_bound, self.device_rng)
+                                                      self.hw, m.weight_bound, self.device_rng)
 
     # ----- driving the simulation ----------------------------------------------------------------
     def train(self) -> MethodRun:
@@ -244,11 +251,14 @@ class Trainer:
     # ----- measurement ----------------------------------------------------------------------------
     def _evaluate(self, step: int) -> None:
         self.run.eval_steps.append(step)
-        self.run.scores.append(self._measure())
+        # Read noise of each evaluation from a generator of its own step, so how often one
+        # measures changes neither the training nor any later evaluation.
+        self.run.scores.append(self._measure(np.random.default_rng([self.wl.seed, EVAL_STREAM, step])))
 
-    def _measure(self) -> dict:
-        """Test-set scores of the network as the hardware holds it now (unpriced)."""
-        self._measuring(True)
+    def _measure(self, rng: np.random.Generator | None = None) -> dict:
+        """Test-set scores of the network as the hardware holds it now (unpriced); read noise
+        from `rng` (default: the evaluation generator)."""
+        self._measuring(True, rng)
         x = self.task.x_test
         outputs = np.concatenate([self.net.forward(x[i:i + EVAL_BATCH], train=False)
                                   for i in range(0, len(x), EVAL_BATCH)])
@@ -288,13 +298,14 @@ class Trainer:
         return {"energy_j": {"total": sum(by_action.values()), "by_action": by_action},
                 "latency_s": env.now * 1e-12, "samples": len(x)}
 
-    def _measuring(self, on: bool) -> None:
+    def _measuring(self, on: bool, rng: np.random.Generator | None = None) -> None:
         """Switch every matrix between priced training work and an unpriced measurement with its
-        own read-noise generator; discard the host work the measurement did."""
+        own read-noise generator (`rng`, default the evaluation generator); discard the host
+        work the measurement did."""
         for m in self.matrices.values():
             m.record = not on
             if isinstance(m, AnalogMatrix):
-                m.rng = self.eval_rng if on else self.device_rng
+                m.rng = (rng or self.eval_rng) if on else self.device_rng
         self.net.take_host_ops()
 
     def _collect_wear(self) -> None:

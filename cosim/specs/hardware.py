@@ -37,7 +37,11 @@ class DeviceSpec(Sourced):
     levels: PositiveInt | None = Field(128, description="Pulses from g_min to g_max; null = continuous.")
     nonlinearity_up: float = Field(0.0, ge=0.0, le=10.0, description="Step shrink exponent towards g_max.")
     nonlinearity_down: float = Field(0.0, ge=0.0, le=10.0, description="Step shrink exponent towards g_min.")
-    write_noise: Fraction = Field(description="σ of one pulse's result, fraction of (g_max - g_min); n pulses: σ·√n.")
+    write_noise: Fraction = Field(description="σ of one pulse's result, fraction of (g_max - g_min) of one "
+                                  "device (not of the pair's weight range); n pulses: σ·√n.")
+    rounding: Literal["nearest", "stochastic", "at_least_one"] = Field(
+        "nearest", description="How a wanted change becomes a pulse count: nearest (NeuroSim; below half a "
+        "step writes nothing), stochastic (unbiased), at_least_one (every nonzero want gets a pulse).")
     step_spread: Fraction = Field(0.0, description="Device-to-device σ of the pulse step, relative.")
     read_noise: Fraction = Field(0.0, description="σ of a read, fraction of the cell's conductance.")
     stuck_fraction: Fraction = Field(0.0, description="Cells stuck (at g_min or g_max) from the start.")

@@ -49,13 +49,25 @@ class DataSpec(FrozenSpec):
                                description="denoise: std of the additive Gaussian noise (images in [0, 1]).")
 
 
+class MappingSpec(FrozenSpec):
+    """How weights map onto the conductance range (see cosim.devices.mapping)."""
+
+    policy: Literal["max_abs", "fixed"] = Field(
+        "max_abs", description="max_abs: scale = headroom · max |W_init| per layer/column; fixed: "
+        "training.weight_bound for every layer.")
+    headroom: float = Field(2.0, ge=1.0, le=100.0, description="max_abs: full range / max |W_init| (dimensionless).")
+    granularity: Literal["layer", "column"] = Field("layer", description="One scale per layer or per column.")
+
+
 class TrainingSpec(FrozenSpec):
     steps: PositiveInt = Field(description="Optimizer steps (mini-batches).")
     batch_size: PositiveInt = 32
     learning_rate: float = Field(0.1, gt=0.0, le=100.0)
     eval_every: PositiveInt = Field(25, description="Steps between test-set evaluations.")
     weight_bound: float = Field(1.0, gt=0.0, le=1e3,
-                                description="Weight magnitude mapped to a full device range (g_max - g_min).")
+                                description="Weight magnitude mapped to a full device range (g_max - g_min) "
+                                "under mapping.policy fixed (and the cost-only mode's reference scale).")
+    mapping: MappingSpec = MappingSpec()
     backward_on: Literal["tiles", "host"] = Field(
         "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally "
         "on the host from the weights as programmed (priced as host MACs).")

@@ -1,0 +1,114 @@
+"""Weight mapping, pulse rounding and the programming conventions of issue 12."""
+import numpy as np
+import pytest
+
+import cosim.api as api
+from cosim.devices.array import DeviceArray
+from cosim.devices.mapping import mapping_scale, zero_layer_max_abs
+from cosim.devices.programming import program_open_loop
+from cosim.devices.response import round_pulses
+from cosim.nn.analog import AnalogMatrix
+from tests.conftest import hardware, ideal_hardware, workload
+
+
+def _array(shape=(32, 32), seed=0, **device):
+    base = {"stuck_fraction": 0.0, "step_spread": 0.0}
+    return DeviceArray(hardware(device={**base, **device}).device, shape, np.random.default_rng(seed))
+
+
+# ----- mapping ----------------------------------------------------------------------------------
+def test_max_abs_mapping_puts_the_largest_weight_at_one_over_headroom():
+    w = np.array([[0.1, -0.4], [0.2, 0.05]])
+    assert mapping_scale(w, "max_abs", 2.0) == pytest.approx(0.8)
+    assert np.allclose(mapping_scale(w, "max_abs", 2.0, "column"), [0.4, 0.8])
+    assert mapping_scale(w, "fixed", fixed_bound=1.5) == 1.5
+
+
+def test_zero_layer_gets_the_scale_of_its_init_distribution_not_the_fixed_bound():
+    w = np.zeros((288, 1))
+    assert mapping_scale(w, "max_abs", 2.0) == pytest.approx(2.0 * 3.0 * np.sqrt(2.0 / 288))
+    assert np.allclose(mapping_scale(np.zeros((50, 3)), "max_abs", 2.0, "column"), 2.0 * zero_layer_max_abs(50))
+
+
+def test_bad_mapping_parameters_are_refused():
+    with pytest.raises(ValueError, match="policy"):
+        mapping_scale(np.ones((2, 2)), "median")
+    with pytest.raises(ValueError, match="headroom"):
+        mapping_scale(np.ones((2, 2)), "max_abs", 0.5)
+
+
+@pytest.mark.parametrize("policy,granularity", [("fixed", "layer"), ("max_abs", "layer"), ("max_abs", "column")])
+def test_noiseless_training_equals_fp_reference_under_every_mapping(policy, granularity):
+    wl = workload(steps=8, methods=("ideal", "bp_open_loop", "write_verify", "eapu"),
+                  mapping={"policy": policy, "granularity": granularity}, weight_bound=4.0)
+    runs = {r.method: r for r in api.run(wl, ideal_hardware()).runs}
+    for method in ("bp_open_loop", "write_verify", "eapu"):
+        assert np.allclose(runs[method].loss, runs["ideal"].loss, rtol=1e-9, atol=1e-12), (method, policy)
+
+
+def test_column_mapping_mvm_equals_matmul_both_directions():
+    rng = np.random.default_rng(1)
+    w = rng.normal(0, 0.1, (40, 6)) * np.array([1, 5, 0.2, 1, 3, 0.5])
+    scale = mapping_scale(w, "max_abs", 2.0, "column")
+    m = AnalogMatrix("w", w, ideal_hardware(), scale, rng)
+    m.devices.set_exact(w / scale)
+    x, dy = rng.normal(size=(3, 40)), rng.normal(size=(3, 6))
+    assert np.allclose(m.weights(), w)
+    assert np.allclose(m.matmul(x), x @ w, atol=1e-12)
+    assert np.allclose(m.matmul_t(dy), dy @ w.T, atol=1e-12)
+    assert np.allclose(m.to_fraction(np.array([1, 7]), np.array([0.1, 0.1])), 0.1 / scale[[1, 1]])
+
+
+def test_default_mapping_uses_more_of_the_range_than_the_fixed_bound():
+    wl = workload(steps=1, methods=("bp_open_loop",))
+    fixed = workload(steps=1, methods=("bp_open_loop",), mapping={"policy": "fixed"})
+    used = {}
+    for name, spec in (("max_abs", wl), ("fixed", fixed)):
+        from cosim.sim.training import Trainer
+        from cosim.nn.tasks import load_task
+        trainer = Trainer("bp_open_loop", spec, hardware(), load_task(spec.data, spec.network.build().input_shape))
+        used[name] = max(float(np.abs(trainer._initial[n]).max() / m.weight_bound)
+                         for n, m in trainer.matrices.items())
+    assert used["max_abs"] == pytest.approx(0.5)
+    assert used["fixed"] < 0.3
+
+
+# ----- pulse rounding ---------------------------------------------------------------------------
+def test_round_pulses_conventions():
+    exact = np.array([0.0, 0.3, -0.3, 0.5, 1.49, -2.6])
+    assert np.array_equal(round_pulses(exact, "nearest"), [0, 0, 0, 1, 1, -3])
+    assert np.array_equal(round_pulses(exact, "at_least_one"), [0, 1, -1, 1, 1, -3])
+    draws = round_pulses(np.full(200_000, 0.3), "stochastic", np.random.default_rng(0))
+    assert set(np.unique(draws)) == {0.0, 1.0}
+    assert draws.mean() == pytest.approx(0.3, abs=4 * np.sqrt(0.21 / draws.size))
+    with pytest.raises(ValueError):
+        round_pulses(exact, "stochastic")
+
+
+def test_nearest_rounding_of_a_sub_half_step_update_writes_nothing():
+    arr = _array()
+    cells = np.arange(arr.x[0].size)
+    before = arr.x.copy()
+    outcome = program_open_loop(arr, cells, np.full(cells.size, 0.4 / arr.response.levels), now=0.0)
+    assert outcome.pulses.sum() == 0 and outcome.device_writes.sum() == 0
+    assert np.array_equal(arr.x, before) and arr.write_count.sum() == 0
+
+
+def test_at_least_one_rounding_writes_every_nonzero_update():
+    arr = _array(rounding="at_least_one")
+    cells = np.arange(arr.x[0].size)
+    outcome = program_open_loop(arr, cells, np.full(cells.size, 0.01 / arr.response.levels), now=0.0)
+    assert np.all(outcome.pulses == 1)
+
+
+def test_at_least_one_bp_equals_manhattan():
+    # a small learning rate: no update reaches 1.5 pulses, so at_least_one gives every one pulse
+    wl = workload(steps=6, methods=("bp_open_loop", "manhattan"), learning_rate=0.01)
+    hw = hardware(device={"rounding": "at_least_one"})
+    runs = {r.method: r for r in api.run(wl, hw).runs}
+    bp, manhattan = runs["bp_open_loop"], runs["manhattan"]
+    # bp gives each written weight exactly one pulse by the sign of ΔW: the Manhattan rule. The
+    # trajectories differ only where Manhattan's full step crosses zero (two trains, one per device).
+    assert np.all(bp.pulses - bp.cells_written <= 1e-3 * bp.cells_written)
+    assert np.array_equal(bp.cells_written, manhattan.cells_written)
+    assert np.all(manhattan.pulses - bp.pulses < 0.01 * bp.pulses)
