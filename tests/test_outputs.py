@@ -1,7 +1,10 @@
 """What a run leaves behind for a reader: provenance, comparison, seeds, the report's layout."""
 import json
 
+import pytest
+
 from cosim.api import run, write_outputs
+from cosim.cli import main
 from cosim.specs.hardware import load_hardware
 from cosim.specs.provenance import config_hash
 from cosim.specs.workload import load_workload
@@ -47,3 +50,36 @@ def test_a_preset_that_extends_another_is_compared_with_it(tmp_path):
     assert {"name", "device.model", "device.drift_nu"} <= fields
     assert not any(f.endswith("sources") or "description" in f for f in fields)
     assert prov["workload"]["differences"] == []
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The default chip and an edited copy (adc.bits 6), both briefly trained with two rules."""
+    tmp = tmp_path_factory.mktemp("runs")
+    folders = []
+    for name, chip in (("default", HW_FILE), ("edited", edited_chip(tmp))):
+        result = run(WL_FILE, chip, methods=["bp_open_loop", "eapu"], steps=3)
+        folders.append(write_outputs(result, tmp / name))
+    return folders
+
+
+def test_compare_shows_metrics_with_ratios_and_the_spec_differences(two_runs, capsys):
+    a, b = two_runs
+    assert main(["compare", str(a), str(b)]) == 0
+    text = capsys.readouterr().out
+    assert f"A: {a}" in text and f"B: {b}" in text
+    assert "hardware.adc.bits" in text and "×)" in text
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    energy = next(r for r in result["metrics"] if r["method"] == "eapu" and r["quantity"] == "energy")
+    summaries = [json.loads((f / "summary.json").read_text()) for f in (a, b)]
+    values = [s["methods"]["eapu"]["energy_j"]["total"] for s in summaries]
+    assert energy["values"] == values and energy["ratios"] == [1.0, values[1] / values[0]]
+    assert [d["field"] for d in result["spec_differences"]] == ["hardware.adc.bits"]
+    assert result["spec_differences"][0]["values"] == [8, 6]
+
+
+def test_compare_refuses_a_folder_that_is_not_a_run(two_runs, tmp_path, capsys):
+    assert main(["compare", str(two_runs[0]), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a run folder" in err and "Traceback" not in err

@@ -12,7 +12,7 @@ import sys
 from cosim.specs.base import SpecError
 
 # Modules of cosim.cli, one per subcommand, in the order `cosim --help` lists them.
-COMMAND_MODULES = ["run", "cost", "validate", "gpu_cost", "sweep", "report"]
+COMMAND_MODULES = ["run", "cost", "validate", "gpu_cost", "sweep", "report", "compare"]
 EXIT_BAD_INPUT = 2
 
 
