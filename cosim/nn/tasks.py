@@ -30,6 +30,11 @@ class Task:
     def classification(self) -> bool:
         return self.metric == "test_accuracy"
 
+    @property
+    def input_nonnegative(self) -> bool:
+        """True when no input value is negative (the first layer's MVMs then need one phase)."""
+        return bool((self.x_train >= 0).all() and (self.x_test >= 0).all())
+
     def scores(self, outputs: np.ndarray) -> dict[str, float]:
         """Test metrics of the network's `outputs` for x_test (headline metric first)."""
         if self.classification:

@@ -178,7 +178,7 @@ class CostModel:
         stats = self.wl.cost_only
         return step_shapes(self.arch, batch, self.hw, stats.input_bit_density,
                            mean_pair_conductance(self.hw, stats.mean_weight_fraction), digital,
-                           self.wl.training.backward_on == "host")
+                           self.wl.training.backward_on == "host", self.wl.input_nonnegative)
 
     def sample(self, method: str, shape: tuple[int, int]) -> TileProgramming:
         key = (method, shape)

@@ -215,10 +215,12 @@ def loss_entry(arch: Arch, batch: int) -> tuple:
 
 
 def step_shapes(arch: Arch, batch: int, hw, bit_density: float, mean_pair_conductance: float,
-                digital: bool = False, backward_on_host: bool = False) -> StepShapes:
+                digital: bool = False, backward_on_host: bool = False,
+                input_nonnegative: bool = False) -> StepShapes:
     """Entries of one training step of `arch` at `batch` (the network input is data: no input
-    gradient is computed for it, as in the training core)."""
+    gradient is computed for it, as in the training core). `input_nonnegative`: the data is
+    never negative (WorkloadSpec.input_nonnegative), so the first layer drives one input phase."""
     walker = _Walker(batch, hw, bit_density, mean_pair_conductance, digital, backward_on_host)
-    walker.out.forward, walker.out.backward, _ = walker.walk(arch.root, False, True)
+    walker.out.forward, walker.out.backward, _ = walker.walk(arch.root, input_nonnegative, True)
     walker.out.loss = loss_entry(arch, batch)
     return walker.out

@@ -48,6 +48,13 @@ class DataSpec(FrozenSpec):
     noise_sigma: float = Field(25.0 / 255.0, gt=0.0, le=1.0,
                                description="denoise: std of the additive Gaussian noise (images in [0, 1]).")
 
+    @property
+    def input_nonnegative(self) -> bool:
+        """True when every network input value is >= 0 (digits pixels, the [0, 1] low-resolution
+        patches of sr_x2), so a first-layer MVM needs only a positive input phase; denoise inputs
+        carry unclipped Gaussian noise and are signed. cosim.nn.tasks.Task checks it on the arrays."""
+        return self.dataset in ("digits", "sr_x2")
+
 
 class MappingSpec(FrozenSpec):
     """How weights map onto the conductance range (see cosim.devices.mapping)."""
@@ -121,7 +128,8 @@ class WorkloadSpec(FrozenSpec):
     description: str = ""
     seed: int = Field(0, ge=0)
     data: DataSpec | None = Field(
-        None, description="Training data; omit for a shapes-only workload (cost-only mode, needs cost_only).")
+        None, description="Training data; omit for a shapes-only workload (cost-only mode, needs cost_only; "
+                          "its input is taken as signed, like normalised images).")
     network: NetworkSpec
     training: TrainingSpec
     methods: tuple[str, ...] = DEFAULT_METHODS
@@ -129,6 +137,12 @@ class WorkloadSpec(FrozenSpec):
     gpus: tuple[str, ...] = Field(("h200", "a100"), description="GPUs (hardware_specs/gpus stems) to compare with.")
     cost_only: CostOnlySpec | None = Field(
         None, description="Update statistics for `cosim cost`; required when data is omitted.")
+
+    @property
+    def input_nonnegative(self) -> bool:
+        """Whether the network input is never negative (see DataSpec.input_nonnegative); a
+        shapes-only workload's input is taken as signed (normalised images)."""
+        return self.data is not None and self.data.input_nonnegative
 
     @field_validator("methods")
     @classmethod
