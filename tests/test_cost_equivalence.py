@@ -30,10 +30,12 @@ UPDATE_SCALE = 2e-3
 BATCH = 8
 
 
-def workload(method: str, widths, steps: int, mean_weight_fraction: float = 0.25) -> WorkloadSpec:
+def workload(method: str, widths, steps: int, mean_weight_fraction: float = 0.25,
+             mapping: str = "max_abs") -> WorkloadSpec:
     raw = copy.deepcopy(read_yaml(WL_FILE))
     raw["network"] = {"arch": "mlp", "params": {"widths": list(widths), "activation": "sigmoid"}}
-    raw["training"].update({"steps": steps, "batch_size": BATCH, "eval_every": steps})
+    raw["training"].update({"steps": steps, "batch_size": BATCH, "eval_every": steps,
+                            "mapping": {"policy": mapping}})
     raw["methods"] = [method]
     raw["cost_only"] = {"update_scale": UPDATE_SCALE, "update_scale_source": "test",
                         "mean_weight_fraction": mean_weight_fraction}
@@ -90,15 +92,16 @@ def test_deterministic_work_counts_equal(preset, method):
 @pytest.mark.parametrize("method", ANALOG)
 @pytest.mark.parametrize("preset", PRESETS)
 def test_programming_counts_agree_within_sampling_error(preset, method):
-    """A one-layer net: its weights are Xavier-uniform, the shape cost-only's sample tiles draw.
+    """A one-layer net: its weights are Xavier-uniform, the shape cost-only's sample tiles draw,
+    mapped at training.weight_bound (mapping policy fixed), the scale cost-only's samples use.
     Stuck devices are switched off: a stuck device a write-verify cannot converge costs its whole
     pulse budget, a rare event that 640 trained cells cannot estimate to the tolerance here."""
     steps = 16
     hw = load_hardware(ROOT / "hardware_specs" / f"{preset}.yaml")
     hw = hw.model_copy(update={"device": hw.device.model_copy(update={"stuck_fraction": 0.0})})
-    trainer, run = trained(method, hw, workload(method, (64, 10), steps), gaussian=True)
+    trainer, run = trained(method, hw, workload(method, (64, 10), steps, mapping="fixed"), gaussian=True)
     mean_weight = float(np.mean(np.abs(trainer._initial["linear1"]))) / trainer.wl.training.weight_bound
-    model = CostModel(workload(method, (64, 10), steps, mean_weight), hw)
+    model = CostModel(workload(method, (64, 10), steps, mean_weight, mapping="fixed"), hw)
     cost = counts_by_op(model.estimate(method).train_ledger)
     real = counts_by_op(run.ledger) / steps
     samples = 8                                  # MAX_SAMPLES tiles of 64 x 10 per estimate
