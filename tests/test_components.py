@@ -141,3 +141,20 @@ def test_every_write_plan_mode_but_digital_has_one_controller():
 
     from cosim.rules.plan import Mode
     assert set(CONTROLLERS) == set(get_args(Mode)) - {"digital"}
+
+
+def test_phases_and_rings_partition_the_total(small_run):
+    for name, method in small_run.summary["methods"].items():
+        energy = method["energy_j"]
+        assert set(energy["by_phase"]) == set(PHASES)
+        cells = [e for rings in energy["by_phase_ring"].values() for e in rings.values()]
+        assert sum(cells) == pytest.approx(energy["total"], rel=1e-12, abs=0), name
+        assert sum(energy["by_phase"].values()) == pytest.approx(energy["total"], rel=1e-12, abs=0), name
+        rings = by_ring(energy["by_action"])
+        for ring in RINGS:   # the phase x ring table's columns are the rings of by_action
+            assert sum(r[ring] for r in energy["by_phase_ring"].values()) == pytest.approx(rings[ring], rel=1e-12, abs=1e-30)
+    bp = small_run.summary["methods"]["bp_open_loop"]["energy_j"]["by_phase_ring"]
+    assert bp["weight_gradient"]["host"] > 0 and bp["update.programming"]["array"] > 0
+    assert bp["update.traffic"]["link"] > 0 and bp["forward"]["converters"] > 0
+    wv = small_run.summary["methods"]["write_verify"]["energy_j"]["by_phase"]
+    assert wv["update.verify"] > 0

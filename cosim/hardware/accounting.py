@@ -18,8 +18,8 @@ from typing import Callable
 
 # Rings, innermost first. A boundary is the union of the rings up to and including its own.
 RINGS = ("array", "converters", "chip", "link", "host")
-RING_NAMES = {"array": "array", "converters": "+converters & peripherals", "chip": "chip",
-              "link": "+off-chip link & memory", "host": "+host"}
+RING_NAMES = {"array": "array", "converters": "converters & peripherals", "chip": "rest of chip",
+              "link": "off-chip link & memory", "host": "host"}
 
 # Training phases of a step; the weight update is split into its parts.
 PHASES = ("forward", "backprop", "weight_gradient", "update.plan", "update.traffic",

@@ -8,7 +8,7 @@ runs it through the same checks as every other. Adding a controller: a class wit
 """
 from __future__ import annotations
 
-from cosim.hardware.accounting import RINGS, Action, op_phase
+from cosim.hardware.accounting import PHASES, RINGS, Action, op_phase
 from cosim.hardware.adc_bank import ADCBank
 from cosim.hardware.dac_bank import DACBank
 from cosim.hardware.eapu_controller import EaPUController
@@ -77,3 +77,23 @@ def _declared_order(by_action: dict[str, float]) -> list[tuple[str, float]]:
     for name in by_action:
         action(name)     # unknown names fail loudly
     return [(name, by_action[name]) for name in ACTIONS if name in by_action]
+
+
+def phase_by_ring(by_op_action: dict[tuple[str, str], float]) -> dict[str, dict[str, float]]:
+    """Energy (J) per training phase and accounting ring, from energies per (op, action); every
+    phase and ring appears (zeros included), and the cells partition the total."""
+    table = {phase: dict.fromkeys(RINGS, 0.0) for phase in PHASES}
+    for (op, name), energy in sorted(by_op_action.items()):
+        table[phase_of(op, name)][action(name).ring] += energy
+    return table
+
+
+def nested(rings: dict[str, float]) -> dict[str, float]:
+    """Energy (J) inside each nested boundary, from energy per ring: `array`, then each wider
+    boundary adding its ring (`converters` = array + converters and peripherals, ..., `host` =
+    everything)."""
+    out, inside = {}, 0.0
+    for ring in RINGS:
+        inside += rings.get(ring, 0.0)
+        out[ring] = inside
+    return out

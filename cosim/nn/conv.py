@@ -10,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cosim.nn.layers import HostParam, Layer, MatrixParam
-from cosim.nn.matrix import Matrix
+from cosim.nn.matrix import Matrix, record_weight_gradient
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -87,7 +87,7 @@ class Conv2d(Layer):
         cols = im2col(self._x, self.kernel, self.stride, self.padding)
         # Weight gradient cols^T @ dy is an outer-product accumulation done on the host.
         self.weight.grad = cols.T @ dy_rows
-        self.host_ops.add(macs=cols.shape[0] * cols.shape[1] * self.c_out)
+        record_weight_gradient(self.weight.matrix, cols.shape[0] * cols.shape[1] * self.c_out)
         if self.bias is not None:
             self.bias.grad = dy_rows.sum(axis=0)
             self.host_ops.add(ops=dy_rows.size)

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from cosim.nn.matrix import Matrix
+from cosim.nn.matrix import Matrix, record_weight_gradient
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Linear(Layer):
         dy = dy.reshape(-1, dy.shape[-1])
         # The weight gradient is an outer product computed digitally on the host.
         self.weight.grad = self._x.T @ dy
-        self.host_ops.add(macs=self._x.shape[0] * self._x.shape[1] * dy.shape[1])
+        record_weight_gradient(self.weight.matrix, self._x.shape[0] * self._x.shape[1] * dy.shape[1])
         if self.bias is not None:
             self.bias.grad = dy.sum(axis=0)
             self.host_ops.add(ops=dy.size)

@@ -11,6 +11,19 @@ from typing import Protocol
 import numpy as np
 
 
+class GradientMacs(float):
+    """Multiply-accumulates of one weight gradient (x^T·δ, computed digitally on the host), as a
+    matrix records them in its work list beside its products (priced in the weight-gradient
+    phase, not the error back-propagation)."""
+
+
+def record_weight_gradient(matrix, macs: float) -> None:
+    """Record in `matrix`'s work list the host MACs that formed its weight gradient (a matrix
+    without a priced work list, `record` and `ops`, records nothing)."""
+    if getattr(matrix, "record", False):
+        matrix.ops.append(GradientMacs(macs))
+
+
 class Matrix(Protocol):
     """A weight matrix W of shape (in_features, out_features)."""
 

@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from cosim.hardware.accounting import PHASES, RING_NAMES, RINGS  # noqa: E402
+
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
@@ -53,6 +55,30 @@ def energy_by_action(summary: dict, out: Path) -> Path:
     ax.set(yscale="log", ylabel="training energy (J)", title="Energy by action")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _save(fig, out / "energy_by_action.png")
+
+
+def energy_by_phase(summary: dict, out: Path) -> Path | None:
+    """One panel per method on the chip: training energy per phase, stacked by accounting ring
+    (array, converters and peripherals, rest of the chip, off-chip link and memory, host)."""
+    methods = [m for m, v in summary["methods"].items() if "by_phase_ring" in v["energy_j"]]
+    if not methods:
+        return None
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods) + 1.6, 4.2), sharey=True, squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    for ax, method in zip(axes[0], methods):
+        table = summary["methods"][method]["energy_j"]["by_phase_ring"]
+        bottom = np.zeros(len(PHASES))
+        for i, ring in enumerate(RINGS):
+            values = np.array([table[p][ring] for p in PHASES]) * 1e3
+            ax.bar(np.arange(len(PHASES)), values, 0.7, bottom=bottom, color=colours[i], label=RING_NAMES[ring])
+            bottom += values
+        ax.set_xticks(np.arange(len(PHASES)), [p.replace("update.", "upd. ") for p in PHASES], rotation=60,
+                      ha="right", fontsize=7)
+        ax.set_title(method, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("training energy (mJ)")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _save(fig, out / "energy_by_phase.png")
 
 
 def writes_per_step(ledger, out: Path) -> Path:
@@ -176,6 +202,7 @@ def all_figures(result, out: Path) -> dict[str, Path]:
     figures = {metric_curve_title(metric): metric_curves(result.curves, metric,
                                                          result.summary["input_baseline"], out),
             "Energy by action (log scale)": energy_by_action(result.summary, out),
+            "Energy by phase, stacked by boundary ring": energy_by_phase(result.summary, out),
             "Writes per step": writes_per_step(result.ledger, out),
             "Writes per cell": writes_per_cell(result.runs, out),
             "Latency breakdown": latency_breakdown(result.runs, out),

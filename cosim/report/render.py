@@ -5,6 +5,7 @@ import base64
 import html
 from pathlib import Path
 
+from cosim.hardware.accounting import RING_NAMES, RINGS
 from cosim.report.figures import METRIC_LABELS, all_figures
 from cosim.report.paper import comparison_rows
 from cosim.report.provenance import configuration_section
@@ -105,6 +106,19 @@ def gpu_table(summary: dict) -> list[list[str]]:
     return rows
 
 
+def phase_table(summary: dict) -> list[list[str]]:
+    """Per method and training phase: energy (J) in each accounting ring, and the phase's total."""
+    rows = [["method", "phase"] + [RING_NAMES[r] for r in RINGS] + ["phase total", "share"]]
+    for name, m in summary["methods"].items():
+        energy = m["energy_j"]
+        for phase, rings in energy.get("by_phase_ring", {}).items():
+            total = sum(rings.values())
+            if total:
+                rows.append([name, phase] + [_fmt(rings[r]) for r in RINGS]
+                            + [_fmt(total), f"{total / energy['total']:.1%}"])
+    return rows
+
+
 def gpu_bands_table(summary: dict) -> list[list[str]]:
     rows = [["GPU", "time / step (s)", "floor J/step", "calibrated J/step", "TDP×time J/step", "bound"]]
     for name, g in summary["gpu"].items():
@@ -145,13 +159,20 @@ def _html_table(rows: list[list[str]]) -> str:
 
 
 def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
-    boundary_note = ("Boundaries: `chip` = tiles, converters and programming; `chip_bus` adds the "
-                     "host link; `chip_bus_host` adds the host's digital work. GPU figures are the "
+    boundary_note = ("Boundaries nest: `array` = the cells (reads, pulses, verify reads); "
+                     "`array_converters` adds DACs, ADCs and peripherals; `chip` adds the rest of the chip; "
+                     "`chip_bus` adds the off-chip link and memory; `chip_bus_host` adds the host's digital work. GPU figures are the "
                      "whole board (calibrated model; see docs/gpu_model.md). Per run, the chip also pays "
                      "the one-time write-verify of the initial weights (`setup`); the GPU's run is "
                      "steps × its per-step energy.")
     sections = [("Methods", "Training only (initial weight programming excluded; it is `energy_j.setup` in summary.json). "
              "Lifetime is projected from each device's write rate and its drawn endurance.", method_table(summary)),
+            ("Energy by phase and boundary", "Training energy (J) of each phase in each accounting "
+             "ring; rings nest into the boundaries (array ⊂ +converters ⊂ chip ⊂ +link ⊂ +host) and the "
+             "cells of a method sum to its total. Phases: forward, error back-propagation (loss gradient "
+             "included), weight gradient, and the update split into plan (rule decisions on the host), "
+             "traffic (write plans over the link), programming (pulses) and verify (read-back).",
+             phase_table(summary)),
             ("Lifetime", "Per-device training writes and projected lifetime (endurance / write rate; a "
              "training run = this workload's steps), relative to bp_open_loop. Auxiliary matrices "
              "(tiki_taka's fast matrix) count as the method's devices.", lifetime_table(summary)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosim.hardware.registry import by_ring, within
+from cosim.hardware.registry import by_ring, phase_by_ring, within
 from cosim.report.paper import paper_comparison
 from cosim.sim.queueing import by_kind, queueing_stats
 from cosim.sim.wear import steps_to_failure
@@ -79,7 +79,17 @@ def energy_boundaries(by_action: dict[str, float]) -> dict[str, float]:
     """Training energy inside three boundaries: the chip alone, plus the bus, plus the host
     (derived from the components' action declarations, cosim.hardware.registry)."""
     chip, rings = within(by_action, "chip"), by_ring(by_action)
-    return {"chip": chip, "chip_bus": chip + rings["link"], "chip_bus_host": chip + rings["link"] + rings["host"]}
+    return {"array": rings["array"], "array_converters": within(by_action, "converters"), "chip": chip,
+            "chip_bus": chip + rings["link"], "chip_bus_host": chip + rings["link"] + rings["host"]}
+
+
+def phase_figures(by_op_action: dict[tuple[str, str], float]) -> dict:
+    """Training energy by phase (J), and by phase and ring (each phase's energy in the array,
+    the converters and peripherals, the rest of the chip, the off-chip link and memory, and the
+    host): the cells sum to the total."""
+    table = phase_by_ring(by_op_action)
+    return {"by_phase": {phase: sum(rings.values()) for phase, rings in table.items()},
+            "by_phase_ring": table}
 
 
 def gpu_over_chip(gpu_j: float, chip_j: dict[str, float]) -> dict[str, float | None]:
@@ -119,7 +129,8 @@ def method_summary(run) -> dict:
         "metric": {"name": run.metric, "value": run.scores[-1][run.metric], "higher_is_better": True},
         "scores": dict(run.scores[-1]),
         "energy_j": {"total": sum(by_action.values()), "by_action": by_action,
-                     "by_boundary": energy_boundaries(by_action), "setup": setup},
+                     "by_boundary": energy_boundaries(by_action), "setup": setup,
+                     **phase_figures(run.ledger.energy_by_op_action())},
         "latency_s": {"total": latency, "per_step": latency / run.steps},
         "writes": {"cell_writes": int(run.device_writes.sum()), "pulses": int(run.pulses.sum()),
                    "fraction_updated_per_step": float(run.cells_written.mean() / run.weights)},

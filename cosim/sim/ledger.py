@@ -56,6 +56,15 @@ class Ledger:
             acts = acts[acts.step != SETUP_STEP]
         return {k: float(v) for k, v in acts.groupby("action").energy_j.sum().items()}
 
+    def energy_by_op_action(self, training_only: bool = True) -> dict[tuple[str, str], float]:
+        """Energy (J) per (transaction op, action): what accounting by phase starts from."""
+        acts = self.actions()
+        ops = np.asarray(self._tx["op"], dtype=object)[acts.tx.to_numpy(dtype=np.int64)] if len(acts) else []
+        acts = acts.assign(op=ops)
+        if training_only:
+            acts = acts[acts.step != SETUP_STEP]
+        return {(op, a): float(e) for (op, a), e in acts.groupby(["op", "action"]).energy_j.sum().items()}
+
     def per_step(self, steps: int) -> pd.DataFrame:
         """Energy (J) per action per training step, steps as rows."""
         acts = self.actions()

@@ -172,7 +172,7 @@ class _Walker:
         and the transposed MVM when the input gradient is needed (plus col2im's scatter-adds)."""
         m = self._matrix(name, n_in, n_out)
         fwd = [self._product(m, "forward", rows, 1 if nonneg else 2, feature_map)]
-        bwd = [self._host("backward", macs=rows * n_in * n_out)]
+        bwd = [self._host("weight_gradient", macs=rows * n_in * n_out)]
         if bias:
             fwd.append(self._host("forward", ops=rows * n_out))
             bwd.append(self._host("backward", ops=rows * n_out))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from cosim.nn.matrix import GradientMacs
+
 
 class Tape:
     def __init__(self, host_probe: Callable[[], tuple[float, float]]):
@@ -17,9 +19,12 @@ class Tape:
         self._probe = host_probe
 
     def append(self, op) -> None:
-        """A matrix product: an MvmOp for tiles, a MAC count for a digital matrix."""
+        """A matrix product: an MvmOp for tiles, a MAC count for a digital matrix; or the host
+        MACs of a weight gradient (GradientMacs)."""
         self.flush_host()
-        if isinstance(op, float):
+        if isinstance(op, GradientMacs):
+            self.entries.append(("host", "weight_gradient", float(op), 0.0))
+        elif isinstance(op, float):
             self.entries.append(("host", f"{self.phase}_matmul", op, 0.0))
         else:
             self.entries.append(("mvm", op))
