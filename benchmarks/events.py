@@ -12,7 +12,6 @@ import time
 import simpy
 
 from benchmarks.common import default_specs, emit, progress
-from cosim.arch import build_arch
 from cosim.nn.tasks import load_task
 from cosim.sim.training import Trainer
 
@@ -46,7 +45,7 @@ def measure(wl, hw, data, advance) -> dict:
 
 def small_detailed(wl, hw):
     params = {"widths": [64, 16, 10], "activation": "sigmoid"}
-    wl = wl.model_copy(update={"network": wl.network.model_copy(update={"params": params})})
+    wl = wl.model_validate({**wl.model_dump(), "network": {"arch": "mlp", "params": params}})
     hw = hw.model_validate({**hw.model_dump(), "fidelity": "detailed",
                             "tile": {**hw.tile.model_dump(), "rows": 16, "cols": 16}})
     return wl, hw
@@ -57,7 +56,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args(argv)
     wl, hw = default_specs(args.steps)
-    data = load_task(wl.data, build_arch(wl.network.arch, **wl.network.params).input_shape)
+    data = load_task(wl.data, wl.network.build().input_shape)
     bare = max(bare_timeout_loop(200_000) for _ in range(3))
     with progress(2 * len(METHODS), "events") as advance:
         transaction = measure(wl, hw, data, advance)

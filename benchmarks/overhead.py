@@ -18,7 +18,6 @@ import argparse
 import numpy as np
 
 from benchmarks.common import best_of, default_specs, emit, machinery_share, progress
-from cosim.arch import build_arch
 from cosim.nn.build import build_network
 from cosim.nn.data import BatchStream
 from cosim.nn.tasks import load_task
@@ -95,7 +94,7 @@ class Fp32Matrix:
 def bare_layers(wl: WorkloadSpec, task):
     """The workload's network on float32 matrices, trained in a plain loop like the trainer."""
     streams = seed_streams(wl.seed)
-    arch = build_arch(wl.network.arch, **wl.network.params)
+    arch = wl.network.build()
     net = build_network(arch, lambda name, w: Fp32Matrix(w), streams["init"], input_grad=False)
     t = wl.training
     batches = BatchStream(task.x_train.astype(np.float32), task.y_train.astype(np.float32), t.batch_size,
@@ -119,7 +118,7 @@ def dncnn_case(steps: int, methods: list[str], hw, repeat: int, advance) -> dict
     raw = {**DNCNN_SMALL, "methods": methods,
            "training": {**DNCNN_SMALL["training"], "steps": steps, "eval_every": steps}}
     wl = WorkloadSpec.model_validate(raw)
-    task = load_task(wl.data, build_arch(wl.network.arch, **wl.network.params).input_shape)
+    task = load_task(wl.data, wl.network.build().input_shape)
     bare = best_of(repeat, lambda: bare_layers(wl, task))
     cosim = {}
     for method in methods:
@@ -138,10 +137,10 @@ def main(argv=None) -> None:
     parser.add_argument("--dncnn-steps", type=int, default=20, help="DnCNN-small steps (0: skip)")
     args = parser.parse_args(argv)
     wl, hw = default_specs(args.steps)
-    arch = build_arch(wl.network.arch, **wl.network.params)
+    arch = wl.network.build()
     data = load_task(wl.data, arch.input_shape)
     t = wl.training
-    widths = list(wl.network.params["widths"])
+    widths = list(wl.network.params.widths)
     bare = best_of(args.repeat, lambda: bare_numpy_mlp(widths, data, t.steps, t.batch_size, t.learning_rate,
                                                        t.eval_every, wl.seed))
     methods = args.methods.split(",")

@@ -27,7 +27,7 @@ SMALL_TILES = {"tile": {"rows": 16, "cols": 16}}
 def small_workload(steps=3, methods=("ideal", "bp_open_loop", "write_verify", "eapu")):
     wl = workload(steps=steps, methods=methods)
     params = {"widths": [64, 16, 10], "activation": "sigmoid"}
-    return wl.model_copy(update={"network": wl.network.model_copy(update={"params": params})})
+    return wl.model_validate({**wl.model_dump(), "network": {"arch": "mlp", "params": params}})
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ def test_set_fixes_a_field_of_every_point(tmp_path):
                                 "grid:\n  hardware.adc.bits: [4, 5]\n")
     points = expand_sweep(load_sweep(path), path)
     assert [(p.hardware.adc.bits, p.hardware.tile.rows) for p in points] == [(4, 32), (5, 32)]
-    assert all(p.workload.network.params["widths"] == [64, 32, 10] for p in points)
+    assert all(p.workload.network.params.widths == (64, 32, 10) for p in points)
     assert list(points[0].values) == ["hardware.adc.bits"]
 
 

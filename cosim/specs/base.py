@@ -210,11 +210,24 @@ def _deeper_than(data: Any, limit: int) -> str | None:
     return None
 
 
+class NestedProblems(ValueError):
+    """Raised by a validator that checked its value against another model: the (sub-path, rule)
+    pairs are reported below the field's own path."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {rule}" for field, rule in problems))
+
+
 def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
     """Turn pydantic's errors into (dotted field path, rule) pairs a person can act on."""
     problems = []
     for err in exc.errors():
         field = ".".join(str(part) for part in err["loc"])
+        nested = (err.get("ctx") or {}).get("error")
+        if isinstance(nested, NestedProblems):
+            problems += [(".".join(p for p in (field, sub) if p), rule) for sub, rule in nested.problems]
+            continue
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key (not part of this spec; check the spelling)"

@@ -3,36 +3,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cosim.arch import Arch, build_arch
 from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
+from cosim.specs.network import NetworkSpec
 
 # Update rules the training core knows; kept here so a workload is checked before anything runs.
 KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "mixed_precision", "manhattan", "tiki_taka",
                  "eapu", "eapu_adaptive")
 DEFAULT_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
-
-
-class NetworkSpec(FrozenSpec):
-    arch: str = Field(description="Architecture name in cosim.arch.BUILDERS (mlp, dncnn, ...).")
-    params: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the builder.")
-
-    def build(self) -> Arch:
-        """The cosim.arch.Arch descriptor this section names."""
-        return build_arch(self.arch, **self.params)
-
-    @model_validator(mode="after")
-    def _builds(self):
-        try:
-            self.build()
-        except KeyError as exc:
-            raise ValueError(exc.args[0]) from None
-        except TypeError as exc:
-            raise ValueError(f"bad parameters for {self.arch!r}: {exc}") from None
-        return self
 
 
 class DataSpec(FrozenSpec):
