@@ -22,6 +22,7 @@ import numpy as np
 
 from cosim.devices.array import DeviceArray
 from cosim.devices.tile_map import TileMap
+from cosim.nn.adc_kernel import CHUNK, adc_accumulate, digit_plane, quantise
 from cosim.specs.hardware import HardwareSpec
 
 
@@ -55,12 +56,6 @@ class MvmOp:
         return self.vectors * self.in_features if self.input_values is None else self.input_values
 
 
-def _planes_matmul(planes: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(slices, N, rows) @ (rows, out) as one 2-D BLAS product (numpy's stacked matmul loops
-    over slices and is many times slower)."""
-    return (planes.reshape(-1, planes.shape[-1]) @ w).reshape(*planes.shape[:-1], w.shape[1])
-
-
 class AnalogMatrix:
     """`Matrix` backed by a DeviceArray; see the module docstring for the numerics."""
 
@@ -75,6 +70,7 @@ class AnalogMatrix:
                                                               self.tile_map.weight_cols_per_tile)
         self.row_blocks, self.col_blocks = self.tile_map.row_blocks, self.tile_map.col_blocks
         self.ops: list[MvmOp] = []
+        self.clipped_conversions = 0   # ADC conversions clipped at full scale, all calls so far
         self.record = True
         self.clock = lambda: 0.0   # simulated time in seconds; the chip wires in its clock
 
@@ -130,60 +126,79 @@ class AnalogMatrix:
         in_blocks = self.col_blocks if transpose else self.row_blocks
         out_blocks = self.row_blocks if transpose else self.col_blocks
         scale = float(np.max(np.abs(x))) if x.size else 0.0
-        phases = [p for p in (np.maximum(x, 0.0), np.maximum(-x, 0.0)) if p.any()] or [x * 0.0]
-        signs = [1.0, -1.0] if len(phases) == 2 else [1.0 if x.max(initial=0.0) > 0 else -1.0]
-        levels, digits_of = self._input_digits()
+        signs = [sign for sign in (1.0, -1.0) if (sign * x > 0).any()] or [1.0]
+        dac = self.hw.dac
+        full = 1.0 if dac.bits is None else 2.0 ** dac.input_bits - 1.0
+        precision = np.float64 if dac.bits is None else np.float32
+        variance = self.hw.device.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
         y = np.zeros((x.shape[0], w.shape[1]))
         load = np.zeros((len(in_blocks), len(out_blocks)))
-        for sign, phase in zip(signs, phases):
-            digits = digits_of(phase / scale if scale > 0 else phase)
+        for sign in signs:
+            inputs = self._phase_inputs(sign * x, full / scale if scale > 0 else 0.0)
             for r, rows in enumerate(in_blocks):
                 # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
                 # slower on strided views; one block at a time keeps the peak memory small.
-                partial, load_r = self._block_mvm(digits[..., rows], np.ascontiguousarray(w[rows]),
-                                                  np.ascontiguousarray(g[:, rows]), out_blocks)
+                partial, load_r = self._block_mvm(inputs[:, rows], w[rows].astype(precision),
+                                                  variance[rows].astype(precision),
+                                                  g[0][rows] + g[1][rows], out_blocks)
                 y += sign * partial
                 load[r] += load_r
         if self.record:
-            self.ops.append(self._op(x.shape[0], len(phases), levels, transpose, load, input_values))
-        return y * (scale / levels[0]) * out_scale if scale > 0 else y
+            self.ops.append(self._op(x.shape[0], len(signs), (full, 0, dac.slices), transpose, load,
+                                     input_values))
+        return y * (scale / full) * out_scale if scale > 0 else y
 
-    def _input_digits(self):
-        """(levels, fn) where fn maps inputs in [0,1] to (slices, N, rows) digit planes and
-        levels = (full-scale input code, digit base, number of slices)."""
-        dac = self.hw.dac
-        if dac.bits is None:
-            return (1.0, 1.0, 1), lambda p: p[None]
-        full = 2.0 ** dac.input_bits - 1.0
-        base = 2 ** dac.bits
+    def _phase_inputs(self, x: np.ndarray, factor: float) -> np.ndarray:
+        """One input phase (the positive part of x) scaled by `factor`: integer input codes for
+        a bit-serial DAC, float64 values in [0, 1] for an ideal one."""
+        if self.hw.dac.bits is None:
+            return np.maximum(x, 0.0) * factor
+        return quantise(x, factor, self.hw.dac.input_bits)
 
-        shifts = (dac.bits * np.arange(dac.slices))[:, None, None]
-
-        def digits(p: np.ndarray) -> np.ndarray:
-            code = np.rint(p * full).astype(np.int64)
-            return ((code[None] >> shifts) & (base - 1)).astype(np.float64)   # base is 2**bits
-        return (full, float(base), dac.slices), digits
-
-    def _block_mvm(self, digits: np.ndarray, w: np.ndarray, g: np.ndarray, out_blocks):
-        """Shift-added ADC outputs of one tile-row block, and its conductance load per tile."""
-        dac, adc, dev = self.hw.dac, self.hw.adc, self.hw.device
-        base = 1.0 if dac.bits is None else 2.0 ** dac.bits
-        currents = _planes_matmul(digits, w)                         # (slices, N, out)
-        if dev.read_noise:
-            variance = dev.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
-            squares = digits if dac.bits == 1 else digits ** 2       # 1-bit digits are 0 or 1
-            sigma = np.sqrt(_planes_matmul(squares, variance))
-            currents += sigma * self.rng.standard_normal(currents.shape)
+    def _block_mvm(self, inputs: np.ndarray, w: np.ndarray, variance: np.ndarray, g_pair: np.ndarray,
+                   out_blocks) -> tuple[np.ndarray, np.ndarray]:
+        """Shift-added ADC outputs of one tile-row block (in units of the input code step times
+        the normalised conductance), and its conductance load per tile (S). inputs: (N, rows)
+        codes or values; w, variance: (rows, out) weights and read-noise variances (normalised
+        conductance²) in the computing precision; g_pair: (rows, out) G⁺ + G⁻, normalised."""
+        dac, adc = self.hw.dac, self.hw.adc
+        rows, cols = w.shape
+        sliced = dac.bits is not None
+        digit_max = 2 ** dac.bits - 1 if sliced else 1
+        lsb = np.empty(0, dtype=w.dtype)
+        k_max = 0.0
         if adc.bits is not None:
-            full_scale = adc.full_scale * w.shape[0] * (base - 1.0 if dac.bits else 1.0)
-            lsb = 2.0 * full_scale / 2 ** adc.bits
-            np.rint(np.divide(currents, lsb, out=currents), out=currents)
-            np.clip(np.multiply(currents, lsb, out=currents), -full_scale, full_scale, out=currents)
-        weights = base ** np.arange(digits.shape[0], dtype=np.float64)
-        partial = np.tensordot(weights, currents, axes=1)
-        amplitude = digits / (base - 1.0) if dac.bits else digits
-        drive = (amplitude ** 2).sum(axis=(0, 1))                    # per row
-        g_siemens = (g[0] + g[1]) * dev.g_range
+            full_scale = adc.full_scale * rows * digit_max
+            lsb = np.full(cols, 2.0 * full_scale / 2 ** adc.bits, dtype=w.dtype)
+            k_max = 2.0 ** (adc.bits - 1)       # full_scale / lsb
+        noisy = bool(self.hw.device.read_noise)
+        one_product = noisy and digit_max == 1  # 0/1 digits: d² = d, so [W | σ²] in one product
+        weights = np.hstack([w, variance]) if one_product else w
+        acc = np.zeros((inputs.shape[0], cols), dtype=w.dtype)
+        drive = np.zeros(rows)
+        plane = np.empty((min(CHUNK, inputs.shape[0]), rows), dtype=w.dtype)
+        active = np.empty(plane.shape[0], dtype=np.intp)
+        for start in range(0, inputs.shape[0], CHUNK):
+            chunk = inputs[start:start + CHUNK]
+            for s in range(dac.slices):
+                if sliced:
+                    n = digit_plane(chunk, s * dac.bits, digit_max, plane, drive, active)
+                    p, act = plane[:n], active[:n]
+                else:
+                    p, act = chunk, np.arange(chunk.shape[0])
+                    drive += np.square(p).sum(axis=0)
+                product = p @ weights
+                current = product[:, :cols]
+                if noisy:
+                    var = product[:, cols:] if one_product else np.square(p) @ variance
+                    noise = self.rng.standard_normal(current.shape, dtype=w.dtype)
+                else:
+                    var = noise = np.empty((0, cols), dtype=w.dtype)
+                self.clipped_conversions += adc_accumulate(current, var, noise, act, lsb, -k_max, k_max,
+                                                           (digit_max + 1) ** s, acc[start:start + CHUNK])
+        partial = acc * lsb if lsb.size else acc
+        g_siemens = g_pair * self.hw.device.g_range
+        drive /= digit_max ** 2                 # row drive amplitude², a fraction of V_read²
         load = np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
         return partial, load
 

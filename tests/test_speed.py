@@ -1,0 +1,58 @@
+"""The fast analog MVM kernel: compiled (numba) and numpy paths agree, noiseless bit-serial
+products are exact, and parallel method runs equal serial ones. No timings here: speed is
+measured by benchmarks/step_time.py."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cosim.nn import adc_kernel
+from cosim.nn.analog import AnalogMatrix
+from tests.conftest import NOISELESS_DEVICE, hardware
+
+needs_numba = pytest.mark.skipif(adc_kernel.numba is None, reason="numba not importable")
+
+
+def _products(monkeypatch, use_numba: bool, hw, shape=(300, 140), vectors=37):
+    monkeypatch.setattr(adc_kernel, "USE_NUMBA", use_numba)
+    rng = np.random.default_rng(5)
+    m = AnalogMatrix("w", rng.uniform(-0.9, 0.9, shape), hw, 1.0, np.random.default_rng(1))
+    x = np.maximum(rng.normal(size=(vectors, shape[0])), 0.0)
+    dy = rng.normal(size=(vectors, shape[1]))
+    return m.matmul(x), m.matmul_t(dy), [op.conductance_load for op in m.ops], m.clipped_conversions
+
+
+@needs_numba
+@pytest.mark.parametrize("spec", [{}, {"dac": {"bits": 2, "input_bits": 6}},
+                                  {"adc": {"bits": 4}}, {"adc": {"bits": None}}])
+def test_numba_and_numpy_kernels_agree(monkeypatch, spec):
+    fast = _products(monkeypatch, True, hardware(**spec))
+    slow = _products(monkeypatch, False, hardware(**spec))
+    for a, b in zip(fast[:2], slow[:2]):
+        assert np.allclose(a, b, rtol=1e-6, atol=1e-9)
+    for a, b in zip(fast[2], slow[2]):
+        assert np.allclose(a, b, rtol=1e-12)
+    assert fast[3] == slow[3]
+
+
+def test_noiseless_bit_serial_product_equals_quantised_input_product():
+    """Read noise off and an ideal ADC: the bit-serial MVM is x quantised to input_bits times W,
+    to float32 precision."""
+    hw = hardware(device=NOISELESS_DEVICE, adc={"bits": None})
+    rng = np.random.default_rng(2)
+    w = rng.uniform(-0.9, 0.9, (300, 140))
+    m = AnalogMatrix("w", w, hw, 1.0, rng)
+    m.devices.set_exact(w)
+    x = rng.normal(size=(9, 300))
+    full = 2.0 ** hw.dac.input_bits - 1
+    scale = np.abs(x).max()
+    xq = np.rint(np.abs(x) / scale * full) * np.sign(x) * scale / full
+    assert np.allclose(m.matmul(x), xq @ w, rtol=1e-5, atol=1e-5)
+
+
+def test_digit_plane_keeps_only_vectors_with_a_nonzero_digit():
+    codes = np.array([[0, 0], [1, 2], [0, 2], [3, 0]], dtype=np.uint8)
+    plane, drive, active = np.empty((4, 2), np.float32), np.zeros(2), np.empty(4, np.intp)
+    n = adc_kernel.digit_plane(codes, 1, 1, plane, drive, active)    # bit 1
+    assert n == 3 and active[:n].tolist() == [1, 2, 3]
+    assert plane[:n].tolist() == [[0, 1], [0, 1], [1, 0]] and drive.tolist() == [1, 2]
