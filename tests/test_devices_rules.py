@@ -169,16 +169,28 @@ def test_all_rules_run_and_tiki_taka_prices_its_fast_tiles():
         life["steps_to_first_cell_failure"] / methods["bp_open_loop"]["lifetime"]["steps_to_first_cell_failure"])
 
 
-def test_stuck_cells_at_start_cost_accuracy_and_spares_recover_it():
-    wl = workload(steps=60, methods=("bp_open_loop",))
-    faulty = hardware(device={"stuck_fraction": 0.3})
-    spared = hardware(device={"stuck_fraction": 0.3}, tile={"spare_cols": 48})
-    clean = api.run(wl, hardware(device={"stuck_fraction": 0.0})).summary["methods"]["bp_open_loop"]
-    bad = api.run(wl, faulty).summary["methods"]["bp_open_loop"]
-    fixed = api.run(wl, spared).summary["methods"]["bp_open_loop"]
-    assert bad["metric"]["value"] < clean["metric"]["value"] - 0.05
-    assert fixed["programming"]["faults"]["remapped_columns"] > 0
-    assert fixed["programming"]["faults"]["stuck_at_start"] < bad["programming"]["faults"]["stuck_at_start"]
+def test_stuck_cells_at_start_cost_weight_accuracy_and_spares_recover_it():
+    """Cells stuck at start leave the programmed weights off their targets; spare columns
+    remap the worst columns and bring the error down. (The test accuracy after 60 steps, checked
+    here before, depends on the seed more than on 30 % stuck cells: seeds 3-8 averaged 0.59
+    clean and 0.64 stuck on the code of c76999f.)"""
+    from cosim.nn.tasks import load_task
+    from cosim.sim.training import Trainer
+
+    wl = workload(steps=1, methods=("bp_open_loop",))
+    task = load_task(wl.data, wl.network.build().input_shape)
+
+    def programmed(hw):
+        trainer = Trainer("bp_open_loop", wl, hw, task)
+        trainer.train()
+        matrices = trainer.matrices.values()
+        error = np.mean([np.abs(m.weights() - trainer._initial[n]).mean() for n, m in trainer.matrices.items()])
+        return error, sum(m.remapped_cols for m in matrices), sum(m.devices.stuck_at_start for m in matrices)
+    clean = programmed(hardware(device={"stuck_fraction": 0.0}))
+    bad = programmed(hardware(device={"stuck_fraction": 0.3}))
+    fixed = programmed(hardware(device={"stuck_fraction": 0.3}, tile={"spare_cols": 48}))
+    assert bad[0] > 2 * clean[0] and fixed[0] < bad[0]
+    assert fixed[1] > 0 and fixed[2] < bad[2]
 
 
 @pytest.mark.slow
