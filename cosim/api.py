@@ -32,6 +32,7 @@ class RunResult:
     run_info: dict = field(default_factory=dict)
     workload: WorkloadSpec | None = field(repr=False, default=None)   # as trained (overrides applied)
     hardware: HardwareSpec | None = field(repr=False, default=None)
+    seed_summaries: dict[int, dict] = field(repr=False, default_factory=dict)   # run_seeds: per seed
 
 
 def _as_spec(value, loader, model):
@@ -116,6 +117,28 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
     if checkpointing and checkpointing.resume:
         info["resumed_at_step"] = resumed
     return RunResult(summary, _ledger_table(runs), _curves(runs), runs, info, wl, hw)
+
+
+def run_seeds(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, seeds=(0,), checkpointing=None,
+              **kwargs) -> RunResult:
+    """`run` once per training seed; the first seed's result, whose summary gains `seeds`: per
+    method mean and 95 % confidence interval over the seeds (see cosim.report.seeds). Keyword
+    arguments are run's; each seed checkpoints in its own subfolder."""
+    from dataclasses import replace
+
+    from cosim.report.seeds import seed_statistics
+
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"seeds must be distinct integers >= 0, got {seeds}")
+    results = [run(workload, hardware, seed=seed, checkpointing=checkpointing and replace(
+        checkpointing, folder=Path(checkpointing.folder) / f"seed_{seed}"), **kwargs) for seed in seeds]
+    first = results[0]
+    first.seed_summaries = {seed: r.summary for seed, r in zip(seeds, results)}
+    if len(seeds) > 1:
+        first.summary["seeds"] = seed_statistics([r.summary for r in results])
+    first.run_info["wall_s_per_seed"] = {seed: sum(r.run_info["wall_s"].values()) for seed, r in zip(seeds, results)}
+    return first
 
 
 def _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing) -> tuple[MethodRun, int]:
@@ -228,6 +251,11 @@ def write_outputs(result: RunResult, out_dir: str | Path, trace: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=True) + "\n")
     (out / "run_info.json").write_text(json.dumps(result.run_info, indent=2, sort_keys=True) + "\n")
+    if len(result.seed_summaries) > 1:          # run_seeds: every seed's own summary
+        (out / "seeds").mkdir(exist_ok=True)
+        for seed, summary in result.seed_summaries.items():
+            (out / "seeds" / f"summary_seed_{seed}.json").write_text(
+                json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if result.workload is not None and result.hardware is not None:
         write_resolved_specs(out, result.workload, result.hardware)
     result.ledger.to_csv(out / "ledger_steps.csv", index=False)

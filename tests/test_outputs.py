@@ -83,3 +83,96 @@ def test_compare_refuses_a_folder_that_is_not_a_run(two_runs, tmp_path, capsys):
     assert main(["compare", str(two_runs[0]), str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not a run folder" in err and "Traceback" not in err
+
+
+# ----- several seeds, the headline panel, the console ----------------------------------------------
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    """`cosim run --seeds 0,1,2` (all four default rules, 2 steps): its folder and console output."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("seeds") / "run"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["run", "--steps", "2", "--seeds", "0,1,2", "--out", str(out), "--quiet"]) == 0
+    return out, printed.getvalue()
+
+
+def test_mean_and_student_t_interval_match_the_closed_form():
+    from cosim.report.seeds import mean_ci
+
+    figure = mean_ci([1.0, 2.0, 4.0])
+    mean, s = 7 / 3, (((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2 + (4 - 7 / 3) ** 2) / 2) ** 0.5
+    half = 4.302652729911275 * s / 3 ** 0.5                # t(0.975, 2 degrees of freedom)
+    assert figure["mean"] == pytest.approx(mean) and figure["std"] == pytest.approx(s)
+    assert (figure["ci95_low"], figure["ci95_high"]) == pytest.approx((mean - half, mean + half))
+    assert mean_ci([5.0])["ci95_half_width"] is None          # one seed: no interval
+    assert mean_ci([None, None])["mean"] is None              # e.g. no device ever written
+    assert mean_ci([0.1 + 0.2, 0.3, 0.3])["ci95_half_width"] == 0.0   # rounding is no spread
+
+
+def test_several_seeds_give_means_and_intervals_in_summary_and_report(seeds_run):
+    out, printed = seeds_run
+    summary = json.loads((out / "summary.json").read_text())
+    per_seed = [json.loads((out / "seeds" / f"summary_seed_{s}.json").read_text()) for s in (0, 1, 2)]
+    assert [s["seed"] for s in per_seed] == [0, 1, 2] and summary["seeds"]["seeds"] == [0, 1, 2]
+    for method in ("bp_open_loop", "eapu"):
+        stats = summary["seeds"]["methods"][method]
+        for quantity, pick in (("metric", lambda m: m["metric"]["value"]),
+                               ("energy_j", lambda m: m["energy_j"]["total"]),
+                               ("steps_to_first_cell_failure",
+                                lambda m: m["lifetime"]["steps_to_first_cell_failure"])):
+            values = [pick(s["methods"][method]) for s in per_seed]
+            assert stats[quantity]["values"] == values
+            assert stats[quantity]["mean"] == pytest.approx(sum(values) / 3)
+            assert stats[quantity]["ci95_low"] <= stats[quantity]["mean"] <= stats[quantity]["ci95_high"]
+    assert len({s["methods"]["eapu"]["energy_j"]["total"] for s in per_seed}) == 3   # the seeds differ
+    report = (out / "report.md").read_text()
+    assert report.index("## Headline") < report.index("## Configuration") < report.index("## Methods")
+    assert "Means over seeds 0, 1, 2" in report and " ± " in report
+    assert "mean ± 95 % CI" in printed
+
+
+def test_the_headline_gives_each_figure_its_ratio_to_bp_open_loop(seeds_run):
+    from cosim.report.headline import headline
+
+    out, _ = seeds_run
+    summary = json.loads((out / "summary.json").read_text())
+    panel = headline(summary)
+    stats = summary["seeds"]["methods"]
+    eapu, bp = stats["eapu"]["energy_j"]["mean"], stats["bp_open_loop"]["energy_j"]["mean"]
+    assert panel["eapu"]["energy (J)"]["value"] == eapu
+    assert panel["eapu"]["energy (J)"]["vs_bp_open_loop"] == pytest.approx(eapu / bp)
+    assert all(cell["vs_bp_open_loop"] == pytest.approx(1.0) for cell in panel["bp_open_loop"].values())
+    assert panel["ideal"]["first failure (steps)"]["value"] is None      # no device written
+    assert set(panel["write_verify"]) == {"metric", "energy (J)", "latency / step (s)", "first failure (steps)"}
+
+
+def test_the_paper_comparison_is_a_table_a_list_and_a_chart(seeds_run):
+    out, _ = seeds_run
+    report = (out / "report.md").read_text()
+    paper = report[report.index("## Paper comparison"):report.index("## Methods")]
+    assert "| quantity | ours | paper |" in paper and paper.count("\n- ") >= 4
+    assert (out / "paper_comparison.png").stat().st_size > 10_000
+    assert "![Paper comparison (log scale)](paper_comparison.png)" in report
+
+
+def test_console_tables_fit_100_columns(seeds_run):
+    _, printed = seeds_run
+    tables = [line for line in printed.splitlines() if line and not line.startswith("wrote ")]
+    assert len(tables) == 2 * 5 + 1           # two tables: a head and four rules each, and a title
+    assert max(len(line) for line in tables) <= 100, "\n".join(tables)
+
+
+def test_a_psnr_run_is_not_labelled_accuracy(small_run):
+    import copy
+
+    from cosim.report.headline import headline_rows
+    from cosim.report.render import faults_table, method_table
+
+    summary = copy.deepcopy(small_run.summary)
+    for m in summary["methods"].values():
+        m["metric"]["name"] = "test_psnr_db"
+    for rows in (headline_rows(summary), faults_table(summary), method_table(summary)):
+        assert "test PSNR (dB)" in rows[0] and not any("accuracy" in head for head in rows[0])

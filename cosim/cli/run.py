@@ -1,4 +1,4 @@
-"""`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N] [--steps N] [--methods a,b]
+"""`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N | --seeds 0,1,2] [--steps N] [--methods a,b]
 [--fidelity transaction|detailed] [--trace [--trace-events N]] [--checkpoint-every N] [--resume]`"""
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, Checkpointing, resolve_path, run, write_outputs
+from cosim.api import (DEFAULT_HARDWARE, DEFAULT_WORKLOAD, Checkpointing, resolve_path, run, run_seeds,
+                       write_outputs)
 from cosim.sim.checkpoint import CheckpointError
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import load_workload
@@ -19,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML (default {DEFAULT_HARDWARE})")
     parser.add_argument("--out", help="output folder (default reports/<workload name>)")
     parser.add_argument("--seed", type=int, help="override the workload's seed")
+    parser.add_argument("--seeds", help="several training seeds, e.g. 0,1,2: mean and 95 %% confidence "
+                        "interval per method in summary.json and the report (each seed's summary in OUT/seeds/)")
     parser.add_argument("--steps", type=int, help="override the number of training steps")
     parser.add_argument("--methods", help="comma-separated update rules, e.g. ideal,eapu")
     parser.add_argument("--fidelity", choices=["transaction", "detailed"],
@@ -55,14 +58,16 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--trace-events: must be >= 1, got {args.trace_events}")
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise UsageError(f"--checkpoint-every: must be >= 1, got {args.checkpoint_every}")
+    seeds = _seeds(args)
     out_dir = Path(args.out or f"reports/{workload.name}")
     checkpoints = out_dir / "checkpoints"
     checkpointing = (Checkpointing(checkpoints, args.checkpoint_every, args.resume)
                      if args.checkpoint_every or args.resume else None)
     try:
-        result = run(workload, hardware, methods=methods, seed=args.seed, steps=args.steps,
-                     progress=not args.quiet, fidelity=args.fidelity, checkpointing=checkpointing,
-                     source_files=(args.workload, args.hardware))
+        options = dict(methods=methods, steps=args.steps, progress=not args.quiet, fidelity=args.fidelity,
+                       checkpointing=checkpointing, source_files=(args.workload, args.hardware))
+        result = (run_seeds(workload, hardware, seeds, **options) if seeds
+                  else run(workload, hardware, seed=args.seed, **options))
     except ValueError as exc:  # a bad override, e.g. an unknown method name
         raise UsageError(f"{'--methods' if methods else 'arguments'}: {exc}") from None
     except CheckpointError as exc:
@@ -76,8 +81,31 @@ def run_command(args: argparse.Namespace) -> int:
     _print_table(result.summary)
     return 0
 
-def _print_table(summary: dict) -> None:
-    from cosim.report.render import method_table, plain_table
+def _seeds(args: argparse.Namespace) -> list[int] | None:
+    from cosim.cli import UsageError
 
-    print(plain_table(method_table(summary)))
+    if args.seeds is None:
+        return None
+    if args.seed is not None:
+        raise UsageError("--seeds: give --seed or --seeds, not both")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--seeds: must be comma-separated integers, e.g. 0,1,2; got {args.seeds!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise UsageError(f"--seeds: must list distinct integers >= 0, got {args.seeds!r}")
+    return seeds
+
+
+def _print_table(summary: dict) -> None:
+    """The report's headline (ratios to bp_open_loop in brackets), then the seeds' confidence
+    intervals; each fits a 100-column terminal."""
+    from cosim.report.headline import headline_rows
+    from cosim.report.render import plain_table
+    from cosim.report.seeds import seeds_table
+
+    print(plain_table(headline_rows(summary, with_ci=False)))
+    if summary.get("seeds"):
+        print(f"\nseeds {', '.join(map(str, summary['seeds']['seeds']))}: mean ± 95 % CI (Student-t)")
+        print(plain_table(seeds_table(summary)))
 

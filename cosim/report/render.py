@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cosim.hardware.accounting import RING_NAMES, RINGS
 from cosim.report.figures import METRIC_LABELS, all_figures
+from cosim.report.headline import headline_section, metric_label, paper_chart
 from cosim.report.paper import comparison_rows
 from cosim.report.provenance import configuration_section
 
@@ -55,7 +56,7 @@ def lifetime_table(summary: dict) -> list[list[str]]:
 
 
 def faults_table(summary: dict) -> list[list[str]]:
-    rows = [["method", "test accuracy", "devices", "stuck at start", "remapped columns",
+    rows = [["method", metric_label(summary), "devices", "stuck at start", "remapped columns",
              "stuck at end (incl. worn out)", "worn out in training"]]
     for name, m in summary["methods"].items():
         f = m.get("programming", {}).get("faults")
@@ -194,39 +195,48 @@ def _sections(summary: dict) -> list[tuple[str, str, list[list[str]]]]:
     return [section for section in sections if len(section[2]) > 1]   # drop tables with no rows
 
 
-def _paper_section(summary: dict) -> tuple[str, str, list[list[str]]] | None:
+def _paper_section(summary: dict) -> tuple[str, list[str], list[list[str]]] | None:
     comparison = summary.get("paper_comparison")
     if comparison is None:
         return None
-    note = (f"Our run against the published figures of {comparison['reference']}. Ratios are "
-            "whole-run totals inside the `chip_bus_host` boundary. Inference energy is one priced "
-            "forward pass over the test set on each trained chip. " + " ".join(comparison["differences"]))
-    return "Paper comparison", note, comparison_rows(comparison)
+    note = (f"Our run against the published figures of {comparison['reference']} (table, and the "
+            "chart under Figures). Ratios are whole-run totals inside the `chip_bus_host` boundary. "
+            "Inference energy is one priced forward pass over the test set on each trained chip. "
+            "Where the numbers differ, and what in this run explains it:")
+    return "Paper comparison", [note] + list(comparison["differences"]), comparison_rows(comparison)
 
 
 def write_report(result, out: Path) -> None:
     s = result.summary
-    figures = all_figures(result, out)
+    chart = paper_chart(s, out)
+    figures = {**({"Paper comparison (log scale)": chart} if chart else {}), **all_figures(result, out)}
     title = f"cosim report: {s['workload']} on {s['hardware']}"
-    intro = f"Seed {s['seed']}, {s['steps']} steps, batch {s['batch_size']}, data {s['dataset']}."
+    seeds = f"Seeds {', '.join(map(str, s['seeds']['seeds']))}" if s.get("seeds") else f"Seed {s['seed']}"
+    intro = f"{seeds}, {s['steps']} steps, batch {s['batch_size']}, data {s['dataset']}."
     if s["input_baseline"]:
         intro += " The untrained input itself scores " + ", ".join(
             f"{k} {v:.4g}" for k, v in s["input_baseline"].items()) + "."
-    paper, config = _paper_section(s), configuration_section(s)
-    write_documents(out, title, intro, [x for x in (config, paper) if x] + _sections(s), figures)
+    opening = [headline_section(s), configuration_section(s), _paper_section(s)]
+    write_documents(out, title, intro, [x for x in opening if x] + _sections(s), figures)
 
 
-def write_documents(out: Path, title: str, intro: str, sections: list[tuple[str, str, list[list[str]]]],
+def write_documents(out: Path, title: str, intro: str, sections: list[tuple[str, str | list[str], list[list[str]]]],
                     figures: dict[str, Path]) -> None:
-    """report.md and a self-contained report.html: titled table sections, then the figures."""
+    """report.md and a self-contained report.html: titled table sections, then the figures. A
+    section's note is a paragraph, or a list: a paragraph, then bullet points under the table."""
     md = [f"# {title}", "", intro, ""]
     for heading, note, rows in sections:
-        md += [f"## {heading}", "", note, "", _markdown_table(rows), ""]
+        lead, points = (note, []) if isinstance(note, str) else (note[0], note[1:])
+        md += [f"## {heading}", "", lead, "", _markdown_table(rows), ""] + [f"- {p}" for p in points]
+        md += [""] if points else []
     md += ["## Figures", ""] + [f"### {name}\n\n![{name}]({path.name})\n" for name, path in figures.items()]
     (out / "report.md").write_text("\n".join(md))
     parts = [f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"]
     for heading, note, rows in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(note)}</p>{_html_table(rows)}")
+        lead, points = (note, []) if isinstance(note, str) else (note[0], note[1:])
+        bullets = "".join(f"<li>{html.escape(p)}</li>" for p in points)
+        parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(lead)}</p>{_html_table(rows)}"
+                     + (f"<ul>{bullets}</ul>" if bullets else ""))
     parts.append("<h2>Figures</h2>")
     for name, path in figures.items():
         data = base64.b64encode(path.read_bytes()).decode()
