@@ -142,11 +142,17 @@ def test_expected_eapu_fraction_against_monte_carlo_and_limits():
 
 def test_sample_tiles_write_the_expected_eapu_fraction():
     wl = digits_workload("mlp", DIGIT_NETS["mlp"], "eapu")
+    raw = wl.model_dump()
+    raw["rules"]["eapu"]["compensate_asymmetry"] = False   # p against the nominal step
+    wl = type(wl).model_validate(raw)
     hw = hardware()
-    sample = CostModel(wl, hw).sample("eapu", (128, 128))
+    model = CostModel(wl, hw)
+    sample = model.sample("eapu", (128, 128))
     cells = 2 ** 17                         # SAMPLE_CELLS: 8 tiles of 128 x 128
     fraction = sample.plan_cells / (128 * 128)
-    expected = expected_eapu_fraction(update_sigma(STATS["update_scale"], 1.0), hw.device.write_noise)
+    step = round(hw.device.write_noise * hw.device.levels) / hw.device.levels   # whole pulses nearest σ
+    assert model.eapu_threshold() == pytest.approx(step)
+    expected = expected_eapu_fraction(update_sigma(STATS["update_scale"], 1.0), step)
     assert fraction == pytest.approx(expected, abs=4 * math.sqrt(expected / cells))
     assert sample.actions["program_pulse"][0] == pytest.approx(sample.pulses)
     assert sample.latency_s > 0

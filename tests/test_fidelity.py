@@ -84,16 +84,16 @@ def test_single_mvm_event_counts_are_pinned_in_both_fidelities():
     env_t, ledger_t = _single_mvm(hardware(**spec))
     env_d, ledger_d = _single_mvm(hardware(**spec, fidelity="detailed"))
     assert env_t.now == env_d.now
-    # Ledger rows: bus in, DAC, array, ADC, bus out; detailed splits DAC and array per step and
-    # the ADC per conversion slot (min(8, 20) = 8 slots per step).
-    assert len(ledger_t.transactions()) == 5
-    assert len(ledger_d.transactions()) == 2 + steps + steps + steps * 8
+    # Ledger rows: bus in, DAC, array, ADC, bus out, host rescaling the outputs; detailed splits
+    # DAC and array per step and the ADC per conversion slot (min(8, 20) = 8 slots per step).
+    assert len(ledger_t.transactions()) == 6
+    assert len(ledger_d.transactions()) == 3 + steps + steps + steps * 8
     assert conversions_per_slot(20, 8).tolist() == [3, 3, 3, 3, 2, 2, 2, 2]
     # SimPy events: the driver process (start + end), each bus transfer (request, timeout,
-    # release), the tile process (start, 3 timeouts, end) and the all_of condition = 14;
-    # detailed: each stage is a process (start, one timeout per unit, end).
-    assert env_t.events_scheduled == 14
-    assert env_d.events_scheduled == 14 - 3 + 3 * 2 + steps + steps + steps * 8
+    # release), the tile process (start, 3 timeouts, end), the all_of condition and the host's
+    # rescaling timeout = 15; detailed: each stage is a process (start, one timeout per unit, end).
+    assert env_t.events_scheduled == 15
+    assert env_d.events_scheduled == 15 - 3 + 3 * 2 + steps + steps + steps * 8
 
 
 def test_detailed_makespan_within_one_picosecond_per_transaction_when_times_are_fractional():

@@ -112,3 +112,89 @@ def test_at_least_one_bp_equals_manhattan():
     assert np.all(bp.pulses - bp.cells_written <= 1e-3 * bp.cells_written)
     assert np.array_equal(bp.cells_written, manhattan.cells_written)
     assert np.all(manhattan.pulses - bp.pulses < 0.01 * bp.pulses)
+
+
+# ----- EaPU's step on the device ------------------------------------------------------------------
+def _eapu_change(compensate: bool, delta_sign: float, seed=0, mixed_signs=True):
+    """Mean weight change EaPU makes per cell on a noisy device, and its standard error."""
+    from cosim.devices.programming import program_open_loop as write
+    from cosim.rules import context_for
+    from cosim.rules.eapu import EapuRule
+    # Small cycle noise (one-pulse steps) so the bounds never clip; weights where trained weights
+    # live (x 0.05-0.3 of the range), where depression steps are ~0.8 of potentiation steps.
+    hw = hardware(device={"stuck_fraction": 0.0, "read_noise": 0.0, "write_noise": 0.005})
+    rng = np.random.default_rng(seed)
+    states = rng.uniform(0.05, 0.3, (300, 300))
+    if mixed_signs:
+        states *= np.where(rng.random(states.shape) < 0.5, 1.0, -1.0)
+    m = AnalogMatrix("w", states, hw, 1.0, rng)
+    m.devices.set_exact(states)
+    ctx = context_for("w", m, hw, 1.0, 0.0)
+    rule = EapuRule(k=1.0, compensate_asymmetry=compensate)
+    step = rule.pulses(ctx) * ctx.pulse_step
+    delta = np.full(states.shape, delta_sign * 0.5 * step)
+    before = m.weights()
+    plan = rule.plan(delta, ctx, rng)
+    write(m.devices, plan.cells, m.to_fraction(plan.cells, plan.delta), 0.0)
+    change = (m.weights() - before).ravel()
+    return change.mean(), change.std() / np.sqrt(change.size), delta[0, 0]
+
+
+def test_eapu_step_is_a_whole_pulse_count_nearest_k_sigma():
+    from cosim.rules import context_for
+    from cosim.rules.eapu import EapuRule
+    hw = hardware()
+    m = AnalogMatrix("w", np.full((2, 2), 0.1), hw, 1.0, np.random.default_rng(0))
+    ctx = context_for("w", m, hw, 1.0, 0.0)
+    assert EapuRule(k=1.0).pulses(ctx) == 5            # 0.037 · 128 = 4.7 pulses
+    assert EapuRule(k=0.05).pulses(ctx) == 1           # at least one pulse
+    # effective k = step / (σ √n) of the 5-pulse write
+    assert EapuRule(k=1.0).effective_k(ctx) == pytest.approx(5 / 128 / (0.037 * np.sqrt(5)))
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_eapu_change_is_unbiased_on_the_device(sign):
+    mean, se, wanted = _eapu_change(True, sign)
+    assert abs(mean - wanted) < 4 * se, (mean, wanted, se)
+
+
+def test_uncompensated_eapu_is_biased_by_the_up_down_asymmetry():
+    # positive weights: +ΔW potentiates the + device, -ΔW depresses it
+    mean_up, se_up, wanted = _eapu_change(False, 1.0, mixed_signs=False)
+    mean_down, se_down, _ = _eapu_change(False, -1.0, mixed_signs=False)
+    # depression steps (ν_down 0.63) are smaller than potentiation steps (ν_up 0.04)
+    assert abs(mean_up) - abs(mean_down) > 4 * np.hypot(se_up, se_down)
+
+
+# ----- write-verify that accumulates --------------------------------------------------------------
+def test_write_verify_accumulates_until_the_tolerance_and_converges_within_it():
+    from cosim.devices.programming import device_changes, program_verify_delta
+    from cosim.rules import context_for, make_rule
+    hw = hardware(device={"stuck_fraction": 0.0, "read_noise": 0.0})
+    rng = np.random.default_rng(0)
+    w = rng.uniform(-0.3, 0.3, (16, 16))
+    m = AnalogMatrix("w", w, hw, 1.0, rng)
+    m.devices.set_exact(w)
+    ctx = context_for("w", m, hw, 1.0, 0.0)
+    tol = hw.write_verify.tolerance
+    assert ctx.verify_tolerance == pytest.approx(tol)
+    rule = make_rule("write_verify")
+    small = np.full(w.shape, 0.4 * tol)
+    assert rule.plan(small, ctx, rng).cells.size == 0
+    assert rule.plan(small, ctx, rng).cells.size == 0
+    plan = rule.plan(small, ctx, rng)                    # 1.2 tol accumulated: now it writes
+    assert plan.cells.size == w.size and np.allclose(plan.delta, 1.2 * tol)
+    assert rule.plan(small, ctx, rng).cells.size == 0    # the accumulator restarted
+    x_before = m.devices.x.copy()
+    device_changes_before = device_changes(m.devices, plan.cells, m.to_fraction(plan.cells, plan.delta))
+    wv = hw.write_verify
+    outcome = program_verify_delta(m.devices, plan.cells, m.to_fraction(plan.cells, plan.delta), wv.tolerance,
+                                   wv.max_iterations, wv.max_pulses_per_iteration, wv.reads_per_verify, 0.0)
+    # One pulse lands with σ = 3.7 % of the range, above the ±2.5 % band, so each correction is a
+    # new draw: most devices converge within 20 iterations, a few per cent do not (reported).
+    assert outcome.device_pulses.sum() > 0 and outcome.converged.mean() > 0.9
+    devices, delta_x = device_changes_before
+    target = np.clip(x_before.flat[devices] + delta_x, 0.0, 1.0)
+    assert np.array_equal(outcome.devices, devices)
+    error = np.abs(m.devices.x.flat[devices] - target)
+    assert np.all(error[outcome.converged] <= tol + 1e-12)

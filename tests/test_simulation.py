@@ -127,10 +127,11 @@ def test_single_mvm_matches_closed_form_makespan():
     expected = (to_ps(hw.bus.latency + 3 * 100 * bits / hw.bus.bandwidth)
                 + to_ps(steps * hw.dac.conversion_time) + to_ps(steps * hw.tile.read_time)
                 + to_ps(steps * 8 * (hw.adc.bits + 1) / hw.adc.clock)
-                + to_ps(hw.bus.latency + 3 * 20 * bits / hw.bus.bandwidth))
+                + to_ps(hw.bus.latency + 3 * 20 * bits / hw.bus.bandwidth)
+                + to_ps(3 * 20 / hw.host.mac_rate))          # host rescales the 3 x 20 outputs
     assert env.now == expected
     tx = ledger.transactions()
-    assert len(tx) == 5                              # bus, dac, array, adc, bus: pinned event count
+    assert len(tx) == 6                              # bus, dac, array, adc, bus, host: pinned event count
     costs = ActionCosts(hw)
     adc = tx[tx.kind == "adc_bank"].iloc[0]
     assert adc.end_ps - adc.start_ps == to_ps(costs.adc_time(steps, 20))

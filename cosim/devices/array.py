@@ -140,6 +140,19 @@ class DeviceArray:
         sigma = np.sqrt(base ** 2 + spec.relaxation_sigma ** 2 * np.log(age / spec.drift_t0))
         return np.take_along_axis(sigma, self.active_device()[None], axis=0)[0]
 
+    def expected_weight_change(self, cells: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Expected change of x⁺ - x⁻ when weight cells `cells` (flat into (rows, cols)) get n
+        signed pulses (n > 0 raises the weight) on their active device, on a nominal device
+        (step scale 1: the controller does not know each device's spread). A change that
+        would take the active device below g_min stops there (the zero crossing)."""
+        x_plus, x_minus = self.x[0].ravel()[cells], self.x[1].ravel()[cells]
+        on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (n < 0))
+        active = np.where(on_minus, x_minus, x_plus)
+        device_n = np.where(on_minus, -n, n)          # raising w depresses an active − device
+        moved = self.response.after_pulses(active, device_n.astype(float), np.ones(active.shape))
+        change = moved - active
+        return np.where(on_minus, -change, change)
+
     def read_normalised(self, flat: np.ndarray, reads: int = 1) -> np.ndarray:
         """Noisy normalised conductance of devices `flat`, averaged over `reads` reads."""
         x = self.x.flat[flat]

@@ -53,6 +53,8 @@ class Chip:
                                                       float(op.conductance_load[i, j]))))
         yield self.env.all_of(runs)
         yield from self.bus.transfer(f"{op.direction}_out", op.vectors * op.out_features * bits)
+        # The host rescales each output by the input scale and the weight mapping scale.
+        yield from self.host_work(f"{op.direction}_scale", 0.0, op.vectors * op.out_features)
 
     def replay(self, entries):
         """SimPy process: recorded work in order, ("mvm", MvmOp) or ("host", op, macs, ops)."""

@@ -19,8 +19,11 @@ RULES = {
     "manhattan": lambda spec: ManhattanRule(),
     "tiki_taka": lambda spec: TikiTakaRule(spec.tiki_taka.transfer_every, spec.tiki_taka.rows_per_transfer,
                                            spec.tiki_taka.transfer_scale),
-    "eapu": lambda spec: EapuRule(k=spec.eapu.k, adaptive=spec.eapu.threshold == "adaptive"),
-    "eapu_adaptive": lambda spec: _named(EapuRule(k=spec.eapu.k, adaptive=True), "eapu_adaptive"),
+    "eapu": lambda spec: EapuRule(k=spec.eapu.k, adaptive=spec.eapu.threshold == "adaptive",
+                                  compensate_asymmetry=spec.eapu.compensate_asymmetry),
+    "eapu_adaptive": lambda spec: _named(EapuRule(k=spec.eapu.k, adaptive=True,
+                                                  compensate_asymmetry=spec.eapu.compensate_asymmetry),
+                                         "eapu_adaptive"),
 }
 
 

@@ -1,9 +1,18 @@
 """EaPU, error-aware probabilistic update (Nature Communications 2025, doi 10.1038/s41467-025-66240-7).
 
-Write a weight with probability p = min(1, |ΔW| / Δw_th) and then by a full step sign(ΔW)·Δw_th,
-so E[change] = ΔW whenever |ΔW| <= Δw_th. Δw_th = k · σ_write (our choice; the paper does not
-publish its formula): fixed uses the device's nominal σ_write, adaptive each cell's current
-σ_write (which grows with time since its last write on relaxing devices).
+Write a weight with probability p = min(1, |ΔW| / step) and then by one step sign(ΔW)·step, so
+E[change] = ΔW whenever |ΔW| <= step. The wanted threshold is Δw_th = k · σ_write (our choice;
+the paper does not publish its formula): fixed uses the device's nominal σ of one pulse,
+adaptive each cell's current σ_write (which grows with time since its last write on relaxing
+devices).
+
+On a pulsed device the step is what the device can make: the whole pulse count n nearest
+Δw_th / pulse_step (at least one), i.e. step = n · pulse_step nominally. With
+`compensate_asymmetry` (default) p is drawn against the step the device is expected to make in
+that direction at that cell's present state (nonlinear response, up/down asymmetry), so
+E[change] = ΔW on the device and not only in the plan; the controller still sends n pulses.
+A continuous device moves by Δw_th itself. The effective k of the realised write is
+step / (σ·√n): one write of n pulses lands with σ·√n.
 """
 from __future__ import annotations
 
@@ -15,14 +24,27 @@ from cosim.rules.plan import RuleContext, WritePlan
 class EapuRule:
     name, analog, controller = "eapu", True, "eapu"
 
-    def __init__(self, k: float = 1.0, adaptive: bool = False):
-        self.k, self.adaptive = k, adaptive
+    def __init__(self, k: float = 1.0, adaptive: bool = False, compensate_asymmetry: bool = True):
+        self.k, self.adaptive, self.compensate = k, adaptive, compensate_asymmetry
 
     def threshold(self, ctx: RuleContext):
-        """Δw_th in weight units: a scalar, or per cell (flat) when adaptive."""
+        """Wanted Δw_th = k·σ in weight units: a scalar, or per cell (flat) when adaptive."""
         if self.adaptive and ctx.current_sigma is not None:
             return self.k * ctx.current_sigma().ravel()
         return self.k * ctx.sigma_write
+
+    def pulses(self, ctx: RuleContext):
+        """Whole pulses per EaPU write (per cell when the threshold is), None on a continuous device."""
+        if ctx.pulse_step is None:
+            return None
+        return np.maximum(np.rint(self.threshold(ctx) / ctx.pulse_step), 1.0)
+
+    def effective_k(self, ctx: RuleContext) -> float:
+        """Nominal step / σ of the n-pulse write that makes it (mean over cells)."""
+        n = self.pulses(ctx)
+        if n is None or np.all(ctx.sigma_write == 0):
+            return self.k
+        return float(np.mean(n * ctx.pulse_step / (ctx.sigma_write * np.sqrt(n))))
 
     def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
         threshold = self.threshold(ctx)
@@ -31,8 +53,17 @@ class EapuRule:
             cells = np.flatnonzero(flat)
             return WritePlan("eapu", cells, flat[cells], value_bits=ctx.weight_bits,
                              host_draws=flat.size)
-        probability = np.minimum(1.0, np.abs(flat) / threshold)
+        n = self.pulses(ctx)
+        step = np.broadcast_to(threshold if n is None else n * ctx.pulse_step, flat.shape)
+        realised = step
+        if n is not None and self.compensate and ctx.expected_change is not None:
+            pulses = np.sign(flat) * np.broadcast_to(n, flat.shape)
+            realised = np.abs(ctx.expected_change(np.arange(flat.size), pulses))
+            realised = np.where(realised > 0, realised, step)    # a saturated device: nominal
+        probability = np.minimum(1.0, np.abs(flat) / realised)
         cells = np.flatnonzero(rng.random(flat.size) < probability)
-        delta = np.sign(flat[cells]) * np.broadcast_to(threshold, flat.shape)[cells]
-        # One bit (the sign) per written cell besides its address.
-        return WritePlan("eapu", cells, delta, value_bits=1, host_draws=flat.size)
+        delta = np.sign(flat[cells]) * step[cells]
+        # One bit (the sign) per written cell besides its address; the host draws one number per
+        # weight and (compensating) evaluates the expected step per weight.
+        return WritePlan("eapu", cells, delta, value_bits=1, host_draws=flat.size,
+                         host_ops=float(flat.size) if realised is not step else 0.0)

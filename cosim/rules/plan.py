@@ -36,9 +36,13 @@ class WritePlan:
 class RuleContext:
     """What a rule may know about the hardware holding one matrix.
 
-    sigma_write: nominal σ of one write, weight units (a float, or per flat cell under per-column
-    mapping). pulse_step: weight change of one nominal pulse (None on a continuous device). current_sigma(): per-cell σ of a write now, weight units
-    (None for digital weights). fast: the auxiliary analog matrix of rules that keep one.
+    sigma_write: nominal σ of one pulse's write, weight units (a float, or per flat cell under
+    per-column mapping). pulse_step: weight change of one nominal pulse (None on a continuous
+    device). current_sigma(): per-cell σ of a write now, weight units (None for digital weights).
+    fast: the auxiliary analog matrix of rules that keep one. verify_tolerance: the chip's
+    write-verify acceptance band, weight units. expected_change(cells, n): expected weight change
+    (weight units) of n signed pulses on each flat cell's active device, on a nominal device at
+    its present state (None for digital weights).
     """
 
     sigma_write: float | np.ndarray
@@ -47,6 +51,8 @@ class RuleContext:
     pulse_step: float | np.ndarray | None = None
     current_sigma: Callable[[], np.ndarray] | None = None
     fast: object = None
+    verify_tolerance: float | np.ndarray = 0.0
+    expected_change: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
 def context_for(name: str, matrix, hw, weight_bound: float, now_s: float, fast=None) -> RuleContext:
@@ -59,7 +65,10 @@ def context_for(name: str, matrix, hw, weight_bound: float, now_s: float, fast=N
     nominal = devices.nominal_write_sigma * scale
     step = None if devices.response.continuous else scale / devices.response.levels
     return RuleContext(nominal, hw.bus.weight_bits, name, step,
-                       lambda: devices.write_sigma(now_s).ravel() * scale, fast)
+                       lambda: devices.write_sigma(now_s).ravel() * scale, fast,
+                       verify_tolerance=hw.write_verify.tolerance * scale,
+                       expected_change=lambda cells, n: devices.expected_weight_change(cells, n)
+                       * at_cells(scale, cells))
 
 
 def at_cells(value, cells: np.ndarray):

@@ -164,10 +164,12 @@ class CostModel:
         self._samples: dict[tuple[str, tuple[int, int]], TileProgramming] = {}
 
     def eapu_threshold(self) -> float:
-        """EaPU's fixed Δw_th on this chip (weight units), as the rule computes it."""
+        """EaPU's nominal step on this chip (weight units), as the rule computes it."""
         bound = self.wl.training.weight_bound
         probe = AnalogMatrix("probe", np.zeros((1, 1)), self.hw, bound, np.random.default_rng(0))
-        return make_rule("eapu", self.wl.rules).threshold(context_for("probe", probe, self.hw, bound, 0.0))
+        rule, ctx = make_rule("eapu", self.wl.rules), context_for("probe", probe, self.hw, bound, 0.0)
+        n = rule.pulses(ctx)      # on a pulsed device the step is the whole pulse count nearest k·σ
+        return float(rule.threshold(ctx) if n is None else n * ctx.pulse_step)
 
     def expected_eapu_fraction(self) -> float:
         """E[min(1, |ΔW|/Δw_th)] under the workload's update statistics (closed form)."""

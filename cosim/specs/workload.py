@@ -69,6 +69,9 @@ class EapuRuleSpec(FrozenSpec):
     threshold: Literal["fixed", "adaptive"] = Field(
         "fixed", description="fixed: σ_write of the spec; adaptive: each cell's current σ_write "
         "(grows with time since its last write). Method `eapu_adaptive` is always adaptive.")
+    compensate_asymmetry: bool = Field(
+        True, description="Draw the write probability against the step the device is expected to make "
+        "in that direction at that state (so E[change] = ΔW on the device), not the nominal step.")
 
 
 class MixedPrecisionRuleSpec(FrozenSpec):
