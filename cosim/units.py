@@ -17,7 +17,7 @@ _BASE = {
     "Ohm": "resistance", "ohm": "resistance", "Ω": "resistance",
     "b/s": "bandwidth", "bit/s": "bandwidth", "B/s": "byte_bandwidth",
     "FLOP/s": "flop_rate", "FLOPS": "flop_rate", "J/b": "energy_per_bit", "J/bit": "energy_per_bit",
-    "J/B": "energy_per_byte", "J/FLOP": "energy_per_flop",
+    "J/B": "energy_per_byte", "J/FLOP": "energy_per_flop", "F": "capacitance",
 }
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-zµΩ/]*)\s*$")
@@ -63,7 +63,8 @@ def parse_quantity(value: str | int | float, dimension: str | tuple[str, ...] | 
 _SYMBOL = {"time": "s", "energy": "J", "conductance": "S", "voltage": "V", "current": "A",
            "power": "W", "frequency": "Hz", "bits": "b", "bytes": "B", "resistance": "Ohm",
            "bandwidth": "b/s", "byte_bandwidth": "B/s", "flop_rate": "FLOP/s",
-           "energy_per_bit": "J/b", "energy_per_byte": "J/B", "energy_per_flop": "J/FLOP"}
+           "energy_per_bit": "J/b", "energy_per_byte": "J/B", "energy_per_flop": "J/FLOP",
+           "capacitance": "F"}
 _DISPLAY_PREFIXES = [("a", 1e-18), ("f", 1e-15), ("p", 1e-12), ("n", 1e-9), ("u", 1e-6), ("m", 1e-3),
                      ("", 1.0), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18)]
 

@@ -158,3 +158,29 @@ def test_phases_and_rings_partition_the_total(small_run):
     assert bp["update.traffic"]["link"] > 0 and bp["forward"]["converters"] > 0
     wv = small_run.summary["methods"]["write_verify"]["energy_j"]["by_phase"]
     assert wv["update.verify"] > 0
+
+
+@pytest.mark.parametrize("fidelity", ["transaction", "detailed"])
+def test_write_path_prices_lines_per_row_slot_and_pulse_and_the_supply_loss(fidelity):
+    hw = hardware(tile={"rows": 16, "cols": 16}, fidelity=fidelity,
+                  write_path={"line_capacitance_per_cell": "2 fF", "word_line_voltage": "1.5 V",
+                              "supply_efficiency": 0.5})
+    rng = np.random.default_rng(3)
+    matrix = AnalogMatrix("m", rng.uniform(-0.5, 0.5, (16, 16)), hw, 1.0, rng)    # one tile
+    env, ledger = simpy.Environment(), Ledger()
+    ledger.step = 0
+    chip = Chip(env, hw, ledger, {"m": matrix})
+    cells = np.array([3, 5, 40, 41, 200])                                          # rows 0, 0, 2, 2, 12
+    process = env.process(chip.program("m", WritePlan("open_loop", cells, np.full(5, 0.05), value_bits=16)))
+    env.run()
+    out = process.value
+    row = (out.devices % 256) // 16
+    slots = sum(max([p for p, r, u in zip(out.pulses, row, out.potentiating) if r == k and u == up], default=0)
+                for k in set(row.tolist()) for up in (True, False))
+    acts = ledger.actions().groupby("action").agg({"count": "sum", "energy_j": "sum"})
+    c, vw = 2e-15, hw.device.write_voltage
+    pulses = float(out.pulses.sum())
+    assert acts.loc["line_charge", "count"] == slots
+    assert acts.loc["line_charge", "energy_j"] == pytest.approx(slots * 32 * c * 1.5 ** 2 + pulses * 16 * c * vw ** 2)
+    cell = acts.loc["program_pulse", "energy_j"]
+    assert acts.loc["write_supply_loss", "energy_j"] == pytest.approx(cell + pulses * 16 * c * vw ** 2)  # 1/0.5 - 1

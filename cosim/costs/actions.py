@@ -43,6 +43,23 @@ class ActionCosts:
         dev = self.hw.device
         return dev.write_voltage ** 2 * dev.pulse_width * pulses_times_conductance
 
+    def line_energy(self, row_slots, pulses) -> float:
+        """C·V² of the lines a write drives, J: each pulse slot of a row charges its word line
+        (2·tile.cols cells long) to word_line_voltage, and each pulse charges its column line
+        (tile.rows cells long) to the write voltage (NeuroSim V2.1 GetWriteUpdateEstimation)."""
+        wp, tile = self.hw.write_path, self.hw.tile
+        c = wp.line_capacitance_per_cell
+        return (row_slots * 2 * tile.cols * c * wp.word_line_voltage ** 2
+                + pulses * tile.rows * c * self.hw.device.write_voltage ** 2)
+
+    def column_line_energy(self, pulses) -> float:
+        """The part of line_energy at the write voltage (column lines), J."""
+        return pulses * self.hw.tile.rows * self.hw.write_path.line_capacitance_per_cell * self.hw.device.write_voltage ** 2
+
+    def supply_loss(self, energy_at_write_voltage) -> float:
+        """Energy the write-voltage supply loses delivering `energy_at_write_voltage`, J."""
+        return energy_at_write_voltage * (1.0 / self.hw.write_path.supply_efficiency - 1.0)
+
     def pulse_time(self, pulses) -> float:
         return pulses * self.hw.device.pulse_width
 

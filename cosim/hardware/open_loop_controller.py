@@ -14,11 +14,28 @@ from cosim.devices.programming import program_open_loop
 from cosim.hardware.cell_map import map_rows, per_row_max, per_tile_device_sum, per_tile_sum
 
 
-def row_pulse_time(costs: ActionCosts, rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:
-    """Seconds per physical row: its longest SET train, then its longest RESET train."""
+def row_pulse_slots(rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:
+    """Pulse slots per physical row: its longest SET train, then its longest RESET train."""
     up = np.where(potentiating, pulses, 0.0)
-    return costs.pulse_time(per_row_max(rows.row_key, up, rows.n_rows)
-                            + per_row_max(rows.row_key, pulses - up, rows.n_rows))
+    return per_row_max(rows.row_key, up, rows.n_rows) + per_row_max(rows.row_key, pulses - up, rows.n_rows)
+
+
+def row_pulse_time(costs: ActionCosts, rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:
+    """Seconds per physical row (one pulse width per slot)."""
+    return costs.pulse_time(row_pulse_slots(rows, pulses, potentiating))
+
+
+def write_actions(costs: ActionCosts, pulses, cell_energy, row_slots) -> dict:
+    """The actions of `pulses` pulses whose cells took `cell_energy` J, applied in `row_slots`
+    row pulse slots: the cells, the lines they charge, and the write supply's loss on both."""
+    actions = {"program_pulse": (pulses, cell_energy)}
+    line = costs.line_energy(row_slots, pulses)
+    if line:
+        actions["line_charge"] = (row_slots, line)
+    loss = costs.supply_loss(cell_energy + costs.column_line_energy(pulses))
+    if loss:
+        actions["write_supply_loss"] = (pulses, loss)
+    return actions
 
 
 def pulse_actions(costs: ActionCosts, matrix, devices: np.ndarray, pulses: np.ndarray, rows):
@@ -40,7 +57,7 @@ def pulse_slot_units(costs: ActionCosts, pulses: np.ndarray, potentiating: np.nd
         for k in range(int(count.max(initial=0))):
             on = count > k
             seconds.append(costs.pulse_time(1))
-            actions.append({"program_pulse": (int(on.sum()), float(energy[on].sum()))})
+            actions.append(write_actions(costs, int(on.sum()), float(energy[on].sum()), 1))
     return seconds, actions
 
 
@@ -78,8 +95,9 @@ class OpenLoopController:
         if self.detailed:
             events = self._detailed_events(matrix, tiles, outcome, rows)
         else:
-            latency = per_tile_sum(row_pulse_time(self.costs, rows, outcome.pulses, outcome.potentiating), rows)
-            events = [tiles[t].program(self.op, latency[t], {"program_pulse": (pulses[t], energy[t])})
+            slots = per_tile_sum(row_pulse_slots(rows, outcome.pulses, outcome.potentiating), rows)
+            latency = self.costs.pulse_time(slots)
+            events = [tiles[t].program(self.op, latency[t], write_actions(self.costs, pulses[t], energy[t], slots[t]))
                       for t in np.flatnonzero(pulses)]
         yield self.env.all_of(events)
         return outcome

@@ -14,8 +14,13 @@ class Tile(FifoServer):
     kind = "tile"
     ACTIONS = (Action("array_read", "array", doc="one cell read for one input step (V²·G·t)"),
                Action("program_pulse", "array", "update.programming", doc="one write pulse on one cell"),
-               Action("verify_read", "array", "update.verify",
-                      doc="one cell read back during write-verify, with its DAC and ADC share"))
+               Action("line_charge", "array", "update.programming",
+                      doc="one row pulse slot: C·V² of its word line and of the pulsed column lines"),
+               Action("verify_read", "array", "update.verify", doc="one cell read back during write-verify"),
+               Action("write_supply_loss", "converters", "update.programming",
+                      doc="one pulse's share of the write supply's loss (charge pump efficiency)"),
+               Action("verify_conversion", "converters", "update.verify",
+                      doc="DAC and ADC work of one verify read"))
 
     def __init__(self, env, name: str, costs: ActionCosts, ledger, detailed: bool = False):
         super().__init__(env, name, self.kind, ledger, detailed)

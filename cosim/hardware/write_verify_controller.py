@@ -13,7 +13,7 @@ from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import VerifyOutcome, program_verify_delta
 from cosim.hardware.cell_map import map_rows, per_tile_device_sum, per_tile_sum
 from cosim.hardware.open_loop_controller import (detailed_tile_events, pulse_actions, pulse_slot_units,
-                                                 row_pulse_time)
+                                                 row_pulse_slots, write_actions)
 
 
 class WriteVerifyController:
@@ -43,6 +43,7 @@ class WriteVerifyController:
             return
         row_time = np.zeros(rows.n_rows)
         row_reads = np.zeros(rows.n_rows)
+        row_slots = np.zeros(rows.n_rows)
         for reads, pulses, up in zip(outcome.reads, outcome.pulses, outcome.potentiating):
             reading = reads > 0
             if not reading.any():
@@ -50,20 +51,24 @@ class WriteVerifyController:
             in_row = np.bincount(rows.row_key[reading], minlength=rows.n_rows)
             row_reads += (in_row > 0) * reads.max()
             row_time += np.where(in_row > 0, self.costs.verify_read_time(reads.max(), in_row), 0.0)
-            row_time += row_pulse_time(self.costs, rows, pulses, up)
-        yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads))
+            slots = row_pulse_slots(rows, pulses, up)
+            row_slots += slots
+            row_time += self.costs.pulse_time(slots)
+        yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads, row_slots))
 
-    def _tile_events(self, matrix, tiles, outcome, rows, row_time, row_reads):
+    def _tile_events(self, matrix, tiles, outcome, rows, row_time, row_reads, row_slots):
         costs = self.costs
         g = matrix.devices.conductance().flat[outcome.devices]
         device_reads = outcome.reads.sum(axis=0)
-        read_energy = (costs.array_read_energy(device_reads * g) + costs.adc_energy(device_reads))
-        verify_energy = per_tile_device_sum(read_energy, rows) + per_tile_sum(costs.dac_energy(row_reads), rows)
+        array_energy = per_tile_device_sum(costs.array_read_energy(device_reads * g), rows)
+        conversion_energy = (per_tile_device_sum(costs.adc_energy(device_reads), rows)
+                             + per_tile_sum(costs.dac_energy(row_reads), rows))
         verify_count = per_tile_device_sum(device_reads, rows)
         pulse_count, pulse_energy = pulse_actions(costs, matrix, outcome.devices, outcome.device_pulses, rows)
-        latency = per_tile_sum(row_time, rows)
-        return [tiles[t].program(self.op, latency[t], {"verify_read": (verify_count[t], verify_energy[t]),
-                                                       "program_pulse": (pulse_count[t], pulse_energy[t])})
+        slots, latency = per_tile_sum(row_slots, rows), per_tile_sum(row_time, rows)
+        return [tiles[t].program(self.op, latency[t], {"verify_read": (verify_count[t], array_energy[t]),
+                                                       "verify_conversion": (verify_count[t], conversion_energy[t]),
+                                                       **write_actions(costs, pulse_count[t], pulse_energy[t], slots[t])})
                 for t in np.flatnonzero(verify_count)]
 
     def _detailed_events(self, matrix, tiles, outcome, rows) -> list:
@@ -85,9 +90,9 @@ class WriteVerifyController:
                 continue
             n = reads[reading]
             seconds.append(costs.verify_read_time(reads.max(), int(reading.sum())))
-            energy = (costs.array_read_energy(n * g[reading]).sum() + costs.adc_energy(n).sum()
-                      + costs.dac_energy(reads.max()))
-            actions.append({"verify_read": (int(n.sum()), float(energy))})
+            conversion = costs.adc_energy(n).sum() + costs.dac_energy(reads.max())
+            actions.append({"verify_read": (int(n.sum()), float(costs.array_read_energy(n * g[reading]).sum())),
+                            "verify_conversion": (int(n.sum()), float(conversion))})
             s, a = pulse_slot_units(costs, outcome.pulses[i][mine], outcome.potentiating[i][mine], per_pulse)
             seconds += s
             actions += a

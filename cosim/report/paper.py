@@ -7,6 +7,7 @@ both `eapu` and `bp_open_loop`.
 """
 from __future__ import annotations
 
+from cosim.hardware.registry import ACTIONS
 
 PAPER = "EaPU, Nature Communications 2025, doi 10.1038/s41467-025-66240-7 (abstract figures)"
 # The paper's headline claims as printed: (figure, how it is stated).
@@ -17,7 +18,8 @@ PUBLISHED = {
     "lifetime": (1000.0, "~1000× longer device life"),
     "metric_gain_pct": (60.0, "> 60 % accuracy improvement over backprop on memristors"),
 }
-PROGRAMMING_ACTIONS = ("program_pulse", "verify_read")
+# Actions that program devices: the update's programming and verify phases (cells, lines, supply, read-back).
+PROGRAMMING_ACTIONS = tuple(a.name for a in ACTIONS.values() if a.phase in ("update.programming", "update.verify"))
 
 
 def _ratio(numerator, denominator) -> float | None:
@@ -27,7 +29,8 @@ def _ratio(numerator, denominator) -> float | None:
 
 
 def _programming_share(method: dict) -> float:
-    """Share of a method's training energy spent programming devices (pulses and verify reads)."""
+    """Share of a method's training energy spent programming devices (pulses, their lines and
+    supply, verify reads)."""
     by_action, total = method["energy_j"]["by_action"], method["energy_j"]["total"]
     return sum(by_action.get(a, 0.0) for a in PROGRAMMING_ACTIONS) / total if total else 0.0
 

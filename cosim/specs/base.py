@@ -146,6 +146,7 @@ Watts = _quantity_kind("Watts", "power", "1 mW", "100 kW", zero_ok=True)
 JoulesPerBit = _quantity_kind("JoulesPerBit", ("energy_per_bit", "energy"), "1 aJ/b", "1 nJ/b",
                               zero_ok=True)
 Bytes = _quantity_kind("Bytes", "bytes", "1 B", "1000 TB", zero_ok=True)
+Farads = _quantity_kind("Farads", "capacitance", "1 aF", "1 nF", zero_ok=True)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 Source = Annotated[str, Field(min_length=1, description="Where the default numbers come from.")]

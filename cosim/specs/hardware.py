@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from cosim.registry import BEHAVIOURS
-from cosim.specs.base import (BitsPerSecond, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
+from cosim.specs.base import (BitsPerSecond, Farads, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
                               PositiveInt, Seconds, Siemens, SpecError, Volts, expect_kind, read_yaml, validate_mapping)
 
 
@@ -160,6 +160,18 @@ class WriteVerifySpec(Sourced):
     reads_per_verify: PositiveInt = Field(1, le=64, description="Reads averaged per verify.")
 
 
+class WritePathSpec(Sourced):
+    """What a programming pulse costs besides the cell's own V²·G·t (NeuroSim's write model):
+    charging the lines it drives, and the losses of the supply that makes the write voltage.
+    The defaults price the bare cell (no lines, an ideal supply)."""
+
+    line_capacitance_per_cell: Farads = Field(0.0, description="Capacitance one cell adds to each line "
+                                              "through it (wire segment of one cell pitch + access device), F.")
+    word_line_voltage: Volts = Field(1.8, description="Swing of a selected word line during a write, V.")
+    supply_efficiency: float = Field(1.0, gt=0.0, le=1.0, description="Energy delivered at the write "
+                                     "voltage ÷ energy drawn (charge pump / regulator efficiency).")
+
+
 class EapuSpec(Sourced):
     draw_energy: Joules = Field(description="Host energy of one random draw + compare, joules.")
 
@@ -189,6 +201,7 @@ class HardwareSpec(FrozenSpec):
     dac: DacSpec
     adc: AdcSpec
     write_verify: WriteVerifySpec
+    write_path: WritePathSpec = WritePathSpec()
     eapu: EapuSpec
     bus: BusSpec
     host: HostSpec
