@@ -9,34 +9,29 @@ GB-sized is ever built. Per chunk and slice:
      with at least one non-zero digit in the block, and Σ d² per row (the drive, for the energy);
   2. one float32 BLAS product plane @ [W | σ²] gives each column's current and read-noise
      variance (1-bit digits: d² = d, so one product serves both);
-  3. `adc_accumulate`: current + σ·z (z standard normal, drawn by the caller's numpy Generator
-     for exactly the active vectors), ADC code k = clip(rint(current / lsb), k_min, k_max),
-     acc += base^slice · k.
+  3. `adc_accumulate`: current + σ·z, ADC code k = clip(rint(current / lsb), k_min, k_max),
+     acc += base^slice · k; z is the counter-based standard normal of cosim.nn.noise, indexed by
+     (slice, vector, column) under a key the caller draws from its seeded Generator, and drawn
+     inside the same loop (no noise array).
 
 Skipping the vectors whose digit plane is all zero in the block is exact: their column current and
 read-noise σ are both zero, so every conversion reads 0 (no ADC offset is modelled; a model that
 adds one must convert them too). Integer ADC codes shift-added in float32 are exact below 2^24.
 
-`adc_accumulate` and `digit_plane` are compiled with numba when it can be imported (USE_NUMBA,
-environment COSIM_NUMBA=0 turns it off); the numpy versions compute the same values from the
-same draws, so both paths give the same result (tests/test_speed.py).
+`quantise`, `digit_plane` and `adc_accumulate` are compiled with numba when it can be imported
+(cosim.nn.jit; USE_NUMBA here, COSIM_NUMBA=0 in the environment turns it off); the numpy
+versions compute the same values from the same draws (tests/test_speed.py), many times slower.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-CHUNK = 2048   # vectors per chunk: fixed, since the order of the noise draws follows it
+from cosim.nn import noise
+from cosim.nn.jit import jit, numba as jit_numba
 
-try:
-    if os.environ.get("COSIM_NUMBA", "1") == "0":
-        raise ImportError("disabled by COSIM_NUMBA=0")
-    import numba
-    USE_NUMBA = True
-except ImportError:   # numba missing or its JIT unusable here: the numpy path below
-    numba = None
-    USE_NUMBA = False
+CHUNK = 2048   # vectors per chunk: sized to cache; results do not depend on it
+
+USE_NUMBA = jit_numba is not None   # the switch the wrappers below consult (tests flip it)
 
 
 def code_dtype(bits: int):
@@ -44,10 +39,23 @@ def code_dtype(bits: int):
     return np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32
 
 
-def quantise(x: np.ndarray, factor: float, bits: int) -> np.ndarray:
-    """Input codes rint(max(x, 0) · factor) as unsigned integers of `bits` bits (x ≥ 0 phase)."""
-    code = np.multiply(np.maximum(x, 0.0), factor)
-    return np.rint(code, out=code).astype(code_dtype(bits))
+def quantise(x: np.ndarray, factor: float, bits: int, use_numba: bool | None = None) -> np.ndarray:
+    """Input codes rint(max(x · factor, 0)) of a 2-D x as unsigned integers of `bits` bits
+    (factor < 0 gives the negative phase)."""
+    out = np.empty(x.shape, dtype=code_dtype(bits))
+    if USE_NUMBA if use_numba is None else use_numba:
+        _quantise_nb(x, float(factor), out)
+    else:
+        code = np.maximum(x * factor, 0.0)
+        np.rint(code, out=code)
+        out[...] = code
+    return out
+
+
+def _quantise_py(x, factor, out):
+    for i in range(x.shape[0]):
+        for r in range(x.shape[1]):
+            out[i, r] = np.rint(max(x[i, r] * factor, 0.0))
 
 
 # ----- numpy versions ---------------------------------------------------------------------------
@@ -62,10 +70,13 @@ def _digit_plane_np(codes, shift, mask, plane, drive, active):
     return n
 
 
-def _adc_accumulate_np(current, variance, noise, active, lsb, params, acc):
+def _adc_accumulate_np(current, variance, key, offset, active, lsb, params, acc, row, scratch):
     k_min, k_max, weight = params
     if variance.shape[0]:
-        current = current + np.sqrt(variance) * noise
+        cols = current.shape[1]
+        counters = (np.uint64(offset) + (active.astype(np.uint64) * np.uint64(cols))[:, None]
+                    + np.arange(cols, dtype=np.uint64))
+        current = current + np.sqrt(variance) * noise.normals(key, counters).astype(acc.dtype)
     clipped = 0
     if lsb.shape[0]:
         codes = np.rint(current / lsb)
@@ -79,43 +90,48 @@ def _adc_accumulate_np(current, variance, noise, active, lsb, params, acc):
 def _digit_plane_py(codes, shift, mask, plane, drive, active):
     n = 0
     for i in range(codes.shape[0]):
-        nonzero = False
+        seen = 0
         for r in range(codes.shape[1]):
             d = (codes[i, r] >> shift) & mask
             plane[n, r] = d
             drive[r] += d * d
-            nonzero = nonzero or d != 0
-        if nonzero:
+            seen |= d
+        if seen:            # otherwise row n is overwritten by the next vector
             active[n] = i
             n += 1
     return n
 
 
-def _adc_accumulate_py(current, variance, noise, active, lsb, params, acc):
+def _adc_accumulate_py(current, variance, key, offset, active, lsb, params, acc, row, scratch):
     k_min, k_max, weight = params[0], params[1], params[2]
     noisy, quantised = variance.shape[0] > 0, lsb.shape[0] > 0
+    cols = current.shape[1]
     clipped = 0
-    for j in range(current.shape[0]):
-        i = active[j]
-        for c in range(current.shape[1]):
-            value = current[j, c]
-            if noisy:
-                value = value + np.sqrt(variance[j, c]) * noise[j, c]
-            if quantised:
-                value = np.rint(value / lsb[c])
-                if value < k_min:
-                    value, clipped = k_min, clipped + 1
-                elif value > k_max:
-                    value, clipped = k_max, clipped + 1
-            acc[i, c] += weight * value
+    for j in range(current.shape[0]):      # branch-free inner loops over columns (SIMD)
+        out, value = acc[active[j]], current[j]
+        if noisy:
+            _fill_normals(key, offset + np.uint64(active[j]) * np.uint64(cols), row, scratch)
+            var = variance[j]
+            for c in range(cols):
+                row[c] = value[c] + np.sqrt(var[c]) * row[c]
+        else:
+            for c in range(cols):
+                row[c] = value[c]
+        if quantised:
+            for c in range(cols):
+                code = np.rint(row[c] / lsb[c])
+                clipped += (code < k_min) | (code > k_max)
+                out[c] += weight * min(max(code, k_min), k_max)
+        else:
+            for c in range(cols):
+                out[c] += weight * row[c]
     return clipped
 
 
-if USE_NUMBA:
-    _digit_plane = numba.njit(cache=True, nogil=True)(_digit_plane_py)
-    _adc_accumulate = numba.njit(cache=True, nogil=True)(_adc_accumulate_py)
-else:
-    _digit_plane, _adc_accumulate = _digit_plane_np, _adc_accumulate_np
+_fill_normals = noise.fill_normals_jit        # numba resolves it when compiling the kernel
+_digit_plane = jit(_digit_plane_py) or _digit_plane_np
+_adc_accumulate = jit(_adc_accumulate_py) or _adc_accumulate_np
+_quantise_nb = jit(_quantise_py)
 
 
 def digit_plane(codes, shift: int, mask: int, plane, drive, active, use_numba: bool | None = None) -> int:
@@ -126,15 +142,19 @@ def digit_plane(codes, shift: int, mask: int, plane, drive, active, use_numba: b
     return fn(codes, shift, mask, plane, drive, active)
 
 
-def adc_accumulate(current, variance, noise, active, lsb, k_min: float, k_max: float,
+def adc_accumulate(current, variance, key, offset: int, active, lsb, k_min: float, k_max: float,
                    weight: float, acc, use_numba: bool | None = None) -> int:
-    """acc[active] += weight · ADC(current + sqrt(variance) · noise) for each active vector and
-    column; returns the number of clipped conversions.
+    """acc[active] += weight · ADC(current + sqrt(variance) · z) for each active vector and
+    column; returns the number of clipped conversions. z is the standard normal
+    noise.normal_at(key, offset + active · columns + column), so the draws do not depend on
+    chunking or on which vectors are skipped.
 
-    current, variance, noise: (n, columns) float arrays (variance/noise with 0 rows: noiseless);
+    current, variance: (n, columns) float arrays (variance with 0 rows: noiseless);
     lsb: (columns,) ADC step per column in current units (0 entries: an ideal ADC, no rounding or
     clipping), k_min/k_max: the lowest/highest ADC code; weight: the slice's digit significance.
     """
     fn = _adc_accumulate if (USE_NUMBA if use_numba is None else use_numba) else _adc_accumulate_np
     params = np.array([k_min, k_max, weight], dtype=acc.dtype)   # in the accumulator's precision
-    return fn(current, variance, noise, active, lsb, params, acc)
+    row = np.empty(current.shape[1], dtype=acc.dtype)             # one vector's noise draws
+    scratch = np.empty(current.shape[1], dtype=np.bool_)
+    return fn(current, variance, np.uint64(key), np.uint64(offset), active, lsb, params, acc, row, scratch)

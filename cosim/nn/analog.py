@@ -126,7 +126,8 @@ class AnalogMatrix:
         in_blocks = self.col_blocks if transpose else self.row_blocks
         out_blocks = self.row_blocks if transpose else self.col_blocks
         scale = float(np.max(np.abs(x))) if x.size else 0.0
-        signs = [sign for sign in (1.0, -1.0) if (sign * x > 0).any()] or [1.0]
+        signs = [sign for sign, some in ((1.0, x.max(initial=0.0) > 0), (-1.0, x.min(initial=0.0) < 0))
+                 if some] or [1.0]
         dac = self.hw.dac
         full = 1.0 if dac.bits is None else 2.0 ** dac.input_bits - 1.0
         precision = np.float64 if dac.bits is None else np.float32
@@ -134,7 +135,7 @@ class AnalogMatrix:
         y = np.zeros((x.shape[0], w.shape[1]))
         load = np.zeros((len(in_blocks), len(out_blocks)))
         for sign in signs:
-            inputs = self._phase_inputs(sign * x, full / scale if scale > 0 else 0.0)
+            inputs = self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0)
             for r, rows in enumerate(in_blocks):
                 # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
                 # slower on strided views; one block at a time keeps the peak memory small.
@@ -149,10 +150,10 @@ class AnalogMatrix:
         return y * (scale / full) * out_scale if scale > 0 else y
 
     def _phase_inputs(self, x: np.ndarray, factor: float) -> np.ndarray:
-        """One input phase (the positive part of x) scaled by `factor`: integer input codes for
-        a bit-serial DAC, float64 values in [0, 1] for an ideal one."""
+        """One input phase, the positive part of x · factor (factor < 0: the negative phase):
+        integer input codes for a bit-serial DAC, float64 values in [0, 1] for an ideal one."""
         if self.hw.dac.bits is None:
-            return np.maximum(x, 0.0) * factor
+            return np.maximum(x * factor, 0.0)
         return quantise(x, factor, self.hw.dac.input_bits)
 
     def _block_mvm(self, inputs: np.ndarray, w: np.ndarray, variance: np.ndarray, g_pair: np.ndarray,
@@ -174,7 +175,9 @@ class AnalogMatrix:
         noisy = bool(self.hw.device.read_noise)
         one_product = noisy and digit_max == 1  # 0/1 digits: d² = d, so [W | σ²] in one product
         weights = np.hstack([w, variance]) if one_product else w
-        acc = np.zeros((inputs.shape[0], cols), dtype=w.dtype)
+        n_all = inputs.shape[0]
+        key = int(self.rng.integers(2 ** 63)) if noisy else 0   # this block's read-noise stream
+        acc = np.zeros((n_all, cols), dtype=w.dtype)
         drive = np.zeros(rows)
         plane = np.empty((min(CHUNK, inputs.shape[0]), rows), dtype=w.dtype)
         active = np.empty(plane.shape[0], dtype=np.intp)
@@ -191,11 +194,11 @@ class AnalogMatrix:
                 current = product[:, :cols]
                 if noisy:
                     var = product[:, cols:] if one_product else np.square(p) @ variance
-                    noise = self.rng.standard_normal(current.shape, dtype=w.dtype)
                 else:
-                    var = noise = np.empty((0, cols), dtype=w.dtype)
-                self.clipped_conversions += adc_accumulate(current, var, noise, act, lsb, -k_max, k_max,
-                                                           (digit_max + 1) ** s, acc[start:start + CHUNK])
+                    var = np.empty((0, cols), dtype=w.dtype)
+                self.clipped_conversions += adc_accumulate(
+                    current, var, key, (s * n_all + start) * cols, act, lsb, -k_max, k_max,
+                    (digit_max + 1) ** s, acc[start:start + CHUNK])
         partial = acc * lsb if lsb.size else acc
         g_siemens = g_pair * self.hw.device.g_range
         drive /= digit_max ** 2                 # row drive amplitude², a fraction of V_read²
