@@ -35,9 +35,10 @@ class RuleEntry:
     make: the rule's class or factory, called with no argument (no params) or with the rule's
     parameter section. plan_modes: the WritePlan modes its plans use; a plan's mode alone picks
     the controller that applies it ("digital": applied on the host, no controller). stateless:
-    one update depends only on that step's ΔW (cost-only mode can price it from one sampled
-    update). params: pydantic model of its parameters, the workload's `rules.<section>` section.
-    default: trained by a workload that lists no methods.
+    one update depends only on that step's ΔW. cost_only: cost-only mode prices it from one
+    sampled update of a fresh rule (by default: when stateless). params: pydantic model of its
+    parameters, the workload's `rules.<section>` section. default: trained by a workload that
+    lists no methods.
     """
 
     name: str
@@ -47,6 +48,7 @@ class RuleEntry:
     params: type | None = None
     section: str | None = None
     default: bool = False
+    cost_only: bool = False
 
     @property
     def analog(self) -> bool:
@@ -147,11 +149,12 @@ BEHAVIOURS: Registry[BehaviourEntry] = Registry("device model", ("cosim.devices.
 
 
 def register_rule(name: str, *, plan_modes: tuple[str, ...], stateless: bool, params: type | None = None,
-                  section: str | None = None, default: bool = False):
+                  section: str | None = None, default: bool = False, cost_only: bool | None = None):
     """Class/factory decorator: register an update rule under `name` (see RuleEntry)."""
     def decorate(make):
         RULES.add(RuleEntry(name, make, tuple(plan_modes), stateless, params,
-                            (section or name) if params is not None else None, default))
+                            (section or name) if params is not None else None, default,
+                            stateless if cost_only is None else cost_only))
         return make
     return decorate
 

@@ -11,7 +11,7 @@ import pytest
 
 import cosim.api as api
 from cosim.cli import main
-from cosim.specs.workload import KNOWN_METHODS
+from cosim.registry import RULES
 from tests.conftest import HW_FILE, ROOT, WL_FILE, hardware, workload
 
 
@@ -41,7 +41,7 @@ def killing_progress(method: str, at_step: int):
     return Bar
 
 
-@pytest.mark.parametrize("method, fidelity", [(m, "transaction") for m in KNOWN_METHODS]
+@pytest.mark.parametrize("method, fidelity", [(m, "transaction") for m in RULES.names()]
                          + [pytest.param(m, "detailed", marks=pytest.mark.slow) for m in ("write_verify", "eapu")])
 def test_resumed_run_equals_uninterrupted(tmp_path, monkeypatch, method, fidelity):
     every, kill_at = 4, 7          # killed 3 steps after its last checkpoint (step 4)

@@ -17,14 +17,14 @@ import pytest
 
 from tests.conftest import ROOT, WL_FILE
 from cosim.nn.tasks import load_task
-from cosim.sim.cost_only import COST_ONLY_METHODS, CostModel, update_sigma
+from cosim.sim.cost_only import CostModel, cost_only_methods, update_sigma
 from cosim.sim.training import Trainer
 from cosim.specs.base import read_yaml
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import WorkloadSpec
 
 PRESETS = sorted(p.stem for p in (ROOT / "hardware_specs").glob("*.yaml"))
-ANALOG = [m for m in COST_ONLY_METHODS if m != "ideal"]
+ANALOG = [m for m in cost_only_methods() if m != "ideal"]
 PROGRAMMING_OPS = {"write_plan", "open_loop_write", "eapu_write", "write_verify"}
 UPDATE_SCALE = 2e-3
 BATCH = 8
@@ -60,7 +60,7 @@ class GaussianUpdates:
 
     def __init__(self, rule, sigma: float, rng: np.random.Generator):
         self.rule, self.sigma, self.rng = rule, sigma, rng
-        self.name, self.analog, self.controller = rule.name, rule.analog, rule.controller
+        self.name, self.analog = rule.name, rule.analog
 
     def plan(self, delta_w, ctx, rng):
         return self.rule.plan(self.rng.normal(0.0, self.sigma, delta_w.shape), ctx, rng)

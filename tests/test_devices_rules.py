@@ -156,10 +156,10 @@ def test_tiki_taka_moves_what_the_fast_matrix_holds_onto_the_slow_one():
 
 
 def test_all_rules_run_and_tiki_taka_prices_its_fast_tiles():
-    from cosim.specs.workload import KNOWN_METHODS
-    result = api.run(workload(steps=6, methods=KNOWN_METHODS), hardware())
+    from cosim.registry import RULES
+    result = api.run(workload(steps=6, methods=RULES.names()), hardware())
     methods = result.summary["methods"]
-    assert set(methods) == set(KNOWN_METHODS)
+    assert set(methods) == set(RULES.names())
     assert methods["tiki_taka"]["tiles"] == 2 * methods["bp_open_loop"]["tiles"]
     assert methods["mixed_precision"]["writes"]["cell_writes"] < methods["bp_open_loop"]["writes"]["cell_writes"]
     wv = methods["write_verify"]["programming"]["write_verify"]

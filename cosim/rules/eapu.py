@@ -16,14 +16,40 @@ step / (σ·√n): one write of n pulses lands with σ·√n.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
+import numpy as np
+from pydantic import Field
+
+from cosim.registry import register_rule
 from cosim.rules.plan import RuleContext, WritePlan
+from cosim.specs.base import FrozenSpec
+
+
+class EapuParams(FrozenSpec):
+    """Workload `rules.eapu` (shared by eapu and eapu_adaptive)."""
+
+    k: float = Field(1.0, gt=0.0, le=1e3, description="Threshold Δw_th = k · σ_write (dimensionless).")
+    threshold: Literal["fixed", "adaptive"] = Field(
+        "fixed", description="fixed: σ_write of the spec; adaptive: each cell's current σ_write "
+        "(grows with time since its last write). Method `eapu_adaptive` is always adaptive.")
+    compensate_asymmetry: bool = Field(
+        True, description="Draw the write probability against the step the device is expected to make "
+        "in that direction at that state (so E[change] = ΔW on the device), not the nominal step.")
+
+
+@register_rule("eapu", plan_modes=("eapu",), stateless=True, params=EapuParams, default=True)
+def eapu(params: EapuParams) -> EapuRule:
+    return EapuRule(k=params.k, adaptive=params.threshold == "adaptive",
+                    compensate_asymmetry=params.compensate_asymmetry)
+
+
+@register_rule("eapu_adaptive", plan_modes=("eapu",), stateless=True, params=EapuParams, section="eapu")
+def eapu_adaptive(params: EapuParams) -> EapuRule:
+    return EapuRule(k=params.k, adaptive=True, compensate_asymmetry=params.compensate_asymmetry)
 
 
 class EapuRule:
-    name, analog, controller = "eapu", True, "eapu"
-
     def __init__(self, k: float = 1.0, adaptive: bool = False, compensate_asymmetry: bool = True):
         self.k, self.adaptive, self.compensate = k, adaptive, compensate_asymmetry
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosim.registry import register_rule
 from cosim.rules.plan import RuleContext, WritePlan, at_cells
 
 
+@register_rule("manhattan", plan_modes=("open_loop",), stateless=True)
 class ManhattanRule:
-    name, analog, controller = "manhattan", True, "open_loop"
-
     def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
         flat = delta_w.ravel()
         cells = np.flatnonzero(flat)

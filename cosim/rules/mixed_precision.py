@@ -5,13 +5,14 @@ multiples of ε and χ keeps the remainder. The deterministic cousin of EaPU: th
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
+from cosim.registry import register_rule
 from cosim.rules.plan import RuleContext, WritePlan
+from cosim.specs.base import FrozenSpec
 
 
 class MixedPrecisionRule:
-    name, analog, controller = "mixed_precision", True, "open_loop"
-
     def __init__(self, k: float = 1.0):
         self.k = k
         self.accumulators: dict[str, np.ndarray] = {}
@@ -29,3 +30,14 @@ class MixedPrecisionRule:
         acc[cells] -= delta
         # The host adds ΔW into χ and compares |χ| with ε: two ops per weight.
         return WritePlan("open_loop", cells, delta, value_bits=ctx.weight_bits, host_ops=2.0 * acc.size)
+
+
+class MixedPrecisionParams(FrozenSpec):
+    """Workload `rules.mixed_precision`."""
+
+    k: float = Field(1.0, gt=0.0, le=1e3, description="Transfer threshold ε = k · σ_write (dimensionless).")
+
+
+@register_rule("mixed_precision", plan_modes=("open_loop",), stateless=False, params=MixedPrecisionParams)
+def mixed_precision(params: MixedPrecisionParams) -> MixedPrecisionRule:
+    return MixedPrecisionRule(k=params.k)

@@ -7,12 +7,14 @@ reach C only once A has integrated them above a pulse step.
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
+from cosim.registry import register_rule
 from cosim.rules.plan import FAST, RuleContext, WritePlan
+from cosim.specs.base import FrozenSpec, PositiveInt
 
 
 class TikiTakaRule:
-    name, analog, controller = "tiki_taka", True, "open_loop"
     fast_matrix = True
 
     def __init__(self, transfer_every: int = 1, rows_per_transfer: int = 1, transfer_scale: float = 1.0):
@@ -44,3 +46,16 @@ class TikiTakaRule:
         cells = (rows[:, None] * cols + np.arange(cols))[move]
         return [WritePlan("open_loop", cells, (self.gamma * read)[move], value_bits=ctx.weight_bits),
                 WritePlan("open_loop", cells, -read[move], value_bits=ctx.weight_bits, target=FAST)]
+
+
+class TikiTakaParams(FrozenSpec):
+    """Workload `rules.tiki_taka`."""
+
+    transfer_every: PositiveInt = Field(1, le=100000, description="Steps between transfers from fast to slow.")
+    rows_per_transfer: PositiveInt = Field(1, le=65536, description="Rows of the fast matrix read per transfer.")
+    transfer_scale: float = Field(1.0, gt=0.0, le=100.0, description="Slow-matrix change per unit read from fast (γ).")
+
+
+@register_rule("tiki_taka", plan_modes=("open_loop",), stateless=False, params=TikiTakaParams)
+def tiki_taka(params: TikiTakaParams) -> TikiTakaRule:
+    return TikiTakaRule(params.transfer_every, params.rows_per_transfer, params.transfer_scale)

@@ -23,16 +23,21 @@ import simpy
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
 from cosim.arch import Arch
+from cosim.registry import RULES
 from cosim.rules import context_for, make_rule
 from cosim.sim.ledger import Ledger
 from cosim.sim.step_shapes import StepShapes, step_shapes
 from cosim.specs.hardware import HardwareSpec
-from cosim.specs.workload import KNOWN_METHODS, WorkloadSpec
+from cosim.specs.workload import WorkloadSpec
 
 
-# Rules whose one update depends only on that step's ΔW. mixed_precision and tiki_taka carry
-# state across steps (a digital accumulator, a fast matrix) that one sampled update cannot show.
-COST_ONLY_METHODS = ("ideal", "bp_open_loop", "write_verify", "manhattan", "eapu", "eapu_adaptive")
+
+def cost_only_methods() -> tuple[str, ...]:
+    """Rules registered as priced from one sampled update (RuleEntry.cost_only; by default the
+    stateless ones). Most rules that carry state across steps (mixed_precision's accumulator,
+    tiki_taka's fast matrix) cannot be shown by one sampled update."""
+    return tuple(entry.name for entry in RULES.entries() if entry.cost_only)
+
 
 # Weight cells sampled per (rule, tile shape): 8 full 128x128 tiles, so a 5 % write fraction is
 # estimated to about ±1 % (relative); small edge tiles get at most MAX_SAMPLES samples, since
@@ -153,10 +158,11 @@ class CostModel:
     def __init__(self, wl: WorkloadSpec, hw: HardwareSpec):
         if wl.cost_only is None:
             raise ValueError("the workload has no cost_only section (update statistics)")
-        unsupported = [m for m in wl.methods if m not in COST_ONLY_METHODS]
+        supported = cost_only_methods()
+        unsupported = [m for m in wl.methods if m not in supported]
         if unsupported:
             raise ValueError(f"cost-only mode cannot price {', '.join(unsupported)} (state carried across "
-                             f"steps); it prices {', '.join(COST_ONLY_METHODS)}")
+                             f"steps); it prices {', '.join(supported)}")
         # Transaction fidelity always: per-conversion events of a full-size network would take
         # hours, and both fidelities give the same totals (tests/test_fidelity.py).
         self.wl, self.hw = wl, hw.model_copy(update={"fidelity": "transaction"})
@@ -185,8 +191,9 @@ class CostModel:
     def sample(self, method: str, shape: tuple[int, int]) -> TileProgramming:
         key = (method, shape)
         if key not in self._samples:
-            # Seeded by (workload seed, rule, shape): a sample does not depend on what ran before.
-            rng = np.random.default_rng([self.wl.seed, KNOWN_METHODS.index(method), *shape])
+            # Seeded by (workload seed, rule name, shape): a sample depends neither on what ran
+            # before nor on where the rule sits in the registry.
+            rng = np.random.default_rng([self.wl.seed, RULES[method].seed, *shape])
             repeats = min(MAX_SAMPLES, -(-SAMPLE_CELLS // (shape[0] * shape[1])))
             self._samples[key] = mean_programming([sample_tile_programming(method, self.wl, self.hw, shape, rng)
                                                    for _ in range(repeats)])

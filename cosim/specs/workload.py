@@ -5,15 +5,11 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
+from cosim.registry import RULES
 from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
 from cosim.specs.network import NetworkSpec
-
-# Update rules the training core knows; kept here so a workload is checked before anything runs.
-KNOWN_METHODS = ("ideal", "bp_open_loop", "write_verify", "mixed_precision", "manhattan", "tiki_taka",
-                 "eapu", "eapu_adaptive")
-DEFAULT_METHODS = ("ideal", "bp_open_loop", "write_verify", "eapu")
 
 
 class DataSpec(FrozenSpec):
@@ -64,30 +60,22 @@ class TrainingSpec(FrozenSpec):
         "once the devices have drifted/relaxed that long (unpriced measurements).")
 
 
-class EapuRuleSpec(FrozenSpec):
-    k: float = Field(1.0, gt=0.0, le=1e3, description="Threshold Δw_th = k · σ_write (dimensionless).")
-    threshold: Literal["fixed", "adaptive"] = Field(
-        "fixed", description="fixed: σ_write of the spec; adaptive: each cell's current σ_write "
-        "(grows with time since its last write). Method `eapu_adaptive` is always adaptive.")
-    compensate_asymmetry: bool = Field(
-        True, description="Draw the write probability against the step the device is expected to make "
-        "in that direction at that state (so E[change] = ΔW on the device), not the nominal step.")
+def _rules_spec() -> type[FrozenSpec]:
+    """The `rules` section: one field per registered rule's parameter section (cosim.registry)."""
+    sections: dict[str, type] = {}
+    for entry in RULES.entries():
+        if entry.params is not None and sections.setdefault(entry.section, entry.params) is not entry.params:
+            raise TypeError(f"rules section {entry.section!r} has two parameter models")
+    return create_model("RulesSpec", __base__=FrozenSpec, __doc__="Parameters of the update rules, by section.",
+                        **{name: (model, model()) for name, model in sections.items()})
 
 
-class MixedPrecisionRuleSpec(FrozenSpec):
-    k: float = Field(1.0, gt=0.0, le=1e3, description="Transfer threshold ε = k · σ_write (dimensionless).")
+RulesSpec = _rules_spec()
 
 
-class TikiTakaRuleSpec(FrozenSpec):
-    transfer_every: PositiveInt = Field(1, le=100000, description="Steps between transfers from fast to slow.")
-    rows_per_transfer: PositiveInt = Field(1, le=65536, description="Rows of the fast matrix read per transfer.")
-    transfer_scale: float = Field(1.0, gt=0.0, le=100.0, description="Slow-matrix change per unit read from fast (γ).")
-
-
-class RulesSpec(FrozenSpec):
-    eapu: EapuRuleSpec = EapuRuleSpec()
-    mixed_precision: MixedPrecisionRuleSpec = MixedPrecisionRuleSpec()
-    tiki_taka: TikiTakaRuleSpec = TikiTakaRuleSpec()
+def default_methods() -> tuple[str, ...]:
+    """The rules a workload that lists no methods trains."""
+    return tuple(e.name for e in RULES.entries() if e.default)
 
 
 class CostOnlySpec(FrozenSpec):
@@ -116,7 +104,8 @@ class WorkloadSpec(FrozenSpec):
                           "its input is taken as signed, like normalised images).")
     network: NetworkSpec
     training: TrainingSpec
-    methods: tuple[str, ...] = DEFAULT_METHODS
+    methods: tuple[str, ...] = Field(default_factory=default_methods,
+                                     description="Update rules to train (cosim.registry.RULES).")
     rules: RulesSpec = RulesSpec()
     gpus: tuple[str, ...] = Field(("h200", "a100"), description="GPUs (hardware_specs/gpus stems) to compare with.")
     cost_only: CostOnlySpec | None = Field(
@@ -172,9 +161,9 @@ def data_mismatch(data: DataSpec, arch) -> str | None:
 def check_methods(methods) -> tuple[str, ...]:
     """Reject empty, repeated or unknown update-rule names."""
     methods = tuple(methods)
-    unknown = [m for m in methods if m not in KNOWN_METHODS]
+    unknown = [m for m in methods if m not in RULES]
     if unknown:
-        raise ValueError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(KNOWN_METHODS)}")
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(RULES.names())}")
     if not methods or len(set(methods)) != len(methods):
         raise ValueError("must list at least one method, each once")
     return methods
