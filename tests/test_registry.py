@@ -62,6 +62,7 @@ def test_the_shipped_rules_and_their_roles():
                                   "tiki_taka", "eapu", "eapu_adaptive"}
     assert default_methods() == ("ideal", "bp_open_loop", "write_verify", "eapu")
     assert set(cost_only_methods()) == set(RULES.names()) - {"mixed_precision", "tiki_taka"}
+    assert [name for name in RULES if not RULES[name].stateless] == ["write_verify", "mixed_precision", "tiki_taka"]
     assert [name for name in RULES if not RULES[name].analog] == ["ideal"]
     assert set(RulesSpec.model_fields) == {"eapu", "mixed_precision", "tiki_taka"}
 
