@@ -14,7 +14,8 @@ from cosim.arch import build_arch
 from cosim.nn.tasks import load_task
 from cosim.sim.cost_only import (CostModel, expected_eapu_fraction, mean_pair_conductance,
                                  update_sigma)
-from cosim.sim.step_shapes import step_shapes
+from cosim.nn.records import HostWork, MvmOp
+from cosim.nn.work import step_work
 from cosim.sim.training import Trainer
 from cosim.specs.base import read_yaml
 from cosim.specs.hardware import HardwareSpec
@@ -72,15 +73,15 @@ def real_step_entries(wl: WorkloadSpec, hw) -> list:
 def host_totals(entries) -> Counter:
     totals = Counter()
     for e in entries:
-        if e[0] == "host":
-            totals[(e[1], "macs")] += e[2]
-            totals[(e[1], "ops")] += e[3]
+        if isinstance(e, HostWork):
+            totals[(e.op, "macs")] += e.macs
+            totals[(e.op, "ops")] += e.ops
     return totals
 
 
 def mvm_signature(entries, skip_phases_of=()) -> Counter:
     """What prices an MVM except its conductance load (which the cost-only mode estimates)."""
-    ops = [e[1] for e in entries if e[0] == "mvm"]
+    ops = [e for e in entries if isinstance(e, MvmOp)]
     return Counter((op.direction, op.vectors, op.slices, tuple(op.rows_used), tuple(op.cols_used),
                     op.in_features, op.out_features,
                     None if op.matrix in skip_phases_of else op.phases) for op in ops)
@@ -91,9 +92,9 @@ def test_digital_work_matches_a_real_training_step(arch):
     """Ideal rule: every product and all other digital work on the host, counted alike."""
     wl = digits_workload(arch, DIGIT_NETS[arch], "ideal")
     hw = hardware()
-    shapes = step_shapes(build_arch(arch, **DIGIT_NETS[arch]), wl.training.batch_size, hw, 0.5,
+    shapes = step_work(build_arch(arch, **DIGIT_NETS[arch]), wl.training.batch_size, hw, 0.5,
                          1e-5, digital=True)
-    assert host_totals(shapes.forward + [shapes.loss] + shapes.backward) == \
+    assert host_totals(shapes.records) == \
         host_totals(real_step_entries(wl, hw))
 
 
@@ -103,10 +104,10 @@ def test_tile_work_matches_a_real_training_step(arch):
     pixels are non-negative, so the first layer drives one input phase in both."""
     wl = digits_workload(arch, DIGIT_NETS[arch], "bp_open_loop")
     hw = hardware()
-    shapes = step_shapes(build_arch(arch, **DIGIT_NETS[arch]), wl.training.batch_size, hw, 0.5, 1e-5,
+    shapes = step_work(build_arch(arch, **DIGIT_NETS[arch]), wl.training.batch_size, hw, 0.5, 1e-5,
                          input_nonnegative=wl.input_nonnegative)
     real = real_step_entries(wl, hw)
-    ours = shapes.forward + [shapes.loss] + shapes.backward
+    ours = shapes.records
     assert mvm_signature(ours) == mvm_signature(real)
     assert host_totals(ours) == host_totals(real)
 
@@ -125,7 +126,7 @@ def test_host_parameter_count_matches_the_built_network():
     for arch, params in DIGIT_NETS.items():
         a = build_arch(arch, **params)
         net = build_network(a, lambda name, w: DigitalMatrix(w), np.random.default_rng(0))
-        shapes = step_shapes(a, 2, hardware(), 0.5, 1e-5)
+        shapes = step_work(a, 2, hardware(), 0.5, 1e-5)
         assert shapes.host_params == sum(p.value.size for p in net.host_params()), arch
 
 
@@ -159,7 +160,7 @@ def test_sample_tiles_write_the_expected_eapu_fraction():
 
 
 def test_resnet18_cifar_weights_on_tiles():
-    shapes = step_shapes(build_arch("resnet", depth=18, dataset="cifar"), 2, hardware(), 0.5, 1e-5)
+    shapes = step_work(build_arch("resnet", depth=18, dataset="cifar"), 2, hardware(), 0.5, 1e-5)
     # CIFAR ResNet-18 (11,173,962 parameters): conv weights + the 512 x 10 classifier, no BN or bias
     assert shapes.weights == 11_159_232 + 5_120
 
@@ -168,8 +169,8 @@ def test_estimate_of_a_shapes_only_workload_is_consistent():
     wl = WorkloadSpec.model_validate(small_cost_raw())
     hw = hardware(device={"rounding": "at_least_one"})   # every nonzero update gets a pulse
     model = CostModel(wl, hw)
-    shapes = step_shapes(model.arch, 2, hw, 0.5, mean_pair_conductance(hw, 0.25))
-    tiles = sum(math.ceil(m.in_features / 128) * math.ceil(m.out_features / 128)
+    shapes = step_work(model.arch, 2, hw, 0.5, mean_pair_conductance(hw, 0.25))
+    tiles = sum(math.ceil(m.tile_map.in_features / 128) * math.ceil(m.tile_map.out_features / 128)
                 for m in shapes.matrices.values())
     ideal, bp, eapu = (model.estimate(m) for m in ("ideal", "bp_open_loop", "eapu"))
     assert bp.tiles == eapu.tiles == tiles and ideal.tiles == 0

@@ -118,3 +118,10 @@ def test_unknown_op_is_an_error():
         step_kernels(one_layer(_node("mystery", (3,))), 1)
     with pytest.raises(ValueError):
         step_kernels(mlp([3, 2]), 0)
+
+
+def test_every_network_op_has_a_gpu_rule():
+    """One registry of ops (cosim.nn.work.OPS); the GPU model prices each of them."""
+    from cosim.gpu.ops import GPU_RULES
+    from cosim.nn.work import OPS
+    assert set(GPU_RULES) == set(OPS)

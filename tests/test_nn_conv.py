@@ -58,7 +58,7 @@ def test_conv_host_ops_count_weight_gradient_macs():
     macs, ops = layer.take_host_ops()
     rows = 2 * 5 * 5
     assert macs == 0      # the weight gradient is recorded with the matrix (weight-gradient phase)
-    assert [op for op in layer.weight.matrix.ops if isinstance(op, GradientMacs)] == [rows * 27 * 4]
+    assert [op.macs for op in layer.weight.matrix.ops if isinstance(op, GradientMacs)] == [rows * 27 * 4]
     assert ops == 2 * y.size + rows * 27  # bias add + bias grad + col2im scatter-adds
     assert layer.take_host_ops() == (0.0, 0.0)
 

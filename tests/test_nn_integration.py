@@ -69,7 +69,7 @@ def test_sequential_collects_host_ops_from_nested_layers():
     net.backward(np.ones_like(y))
     macs, ops = net.take_host_ops()
     assert macs == 0  # the two weight gradients are recorded with their matrices, not here
-    grads = [op for layer in (inner.layers[0], net.layers[1]) for op in layer.weight.matrix.ops
+    grads = [op.macs for layer in (inner.layers[0], net.layers[1]) for op in layer.weight.matrix.ops
              if isinstance(op, GradientMacs)]
     assert grads == [5 * 3 * 2, 5 * 2 * 2]
     assert ops == 2 * 10 + 2 * 10 + 2 * 10  # biases (fwd + grad) of both, relu fwd + bwd

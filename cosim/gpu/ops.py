@@ -155,57 +155,63 @@ def _class_token(c: _Counter, node: Node):
 
 def _walk(c: _Counter, node: Node, needs_dx: bool) -> bool:
     """Count `node`; needs_dx: its input needs a gradient. Returns the same for its output."""
-    op, n_in, n_out = node.op, c.batch * math.prod(node.in_shape), c.batch * math.prod(node.out_shape)
-    if op == "sequential":
-        for child in node.children:
-            needs_dx = _walk(c, child, needs_dx)
-        return needs_dx
-    if op == "residual":
-        body, shortcut = node.children
-        body_grad = _walk(c, body, needs_dx)
-        short_grad = _walk(c, shortcut, needs_dx)
-        c.k("residual", "forward", "vector", n_out, 3 * n_out)
-        if needs_dx:  # the two branch gradients meet again at the block input
-            c.k("residual", "backward", "vector", n_in, 3 * n_in)
-        return body_grad or short_grad or needs_dx
-    if op == "global_residual":
-        _walk(c, node.children[0], needs_dx)
-        c.k("global_residual", "forward", "vector", n_out, 3 * n_out)
-        c.k("global_residual", "backward", "vector", n_out, 2 * n_out)  # body grad = -grad
-        return True
-    if op == "linear":
-        rows = c.batch * math.prod(node.in_shape[:-1])
-        _linear(c, "linear", rows, node.attr("in_features"), node.attr("out_features"),
-                bool(node.attr("bias")), needs_dx)
-        return True
-    if op == "conv2d":
-        _conv(c, node, needs_dx)
-        return True
-    if op in ("batchnorm2d", "layernorm"):
-        channels = node.attr("channels") if op == "batchnorm2d" else node.attr("dim")
-        _norm(c, op, n_in, channels, needs_dx)
-        return True
-    if op in _ACTIVATION_FLOPS:
-        _elementwise(c, op, n_in, needs_dx, _ACTIVATION_FLOPS[op])
-        return needs_dx
-    if op == "attention":
-        _attention(c, node, needs_dx)
-        return True
-    if op == "patch_embed":
-        _patch_embed(c, node, needs_dx)
-        return True
-    if op == "class_token":
-        _class_token(c, node)
-        return True
-    _shape_op(c, node, n_in, n_out, needs_dx)
+    if node.op not in GPU_RULES:
+        raise ValueError(f"GPU model: no cost rule for op {node.op!r}")
+    return GPU_RULES[node.op](c, node, needs_dx)
+
+
+def _elements(c: _Counter, node: Node) -> tuple[int, int]:
+    return c.batch * math.prod(node.in_shape), c.batch * math.prod(node.out_shape)
+
+
+def _sequential(c: _Counter, node: Node, needs_dx: bool) -> bool:
+    for child in node.children:
+        needs_dx = _walk(c, child, needs_dx)
     return needs_dx
 
 
-def _shape_op(c: _Counter, node: Node, n_in: int, n_out: int, needs_dx: bool):
+def _residual(c: _Counter, node: Node, needs_dx: bool) -> bool:
+    n_in, n_out = _elements(c, node)
+    body, shortcut = node.children
+    body_grad = _walk(c, body, needs_dx)
+    short_grad = _walk(c, shortcut, needs_dx)
+    c.k("residual", "forward", "vector", n_out, 3 * n_out)
+    if needs_dx:  # the two branch gradients meet again at the block input
+        c.k("residual", "backward", "vector", n_in, 3 * n_in)
+    return body_grad or short_grad or needs_dx
+
+
+def _global_residual(c: _Counter, node: Node, needs_dx: bool) -> bool:
+    _, n_out = _elements(c, node)
+    _walk(c, node.children[0], needs_dx)
+    c.k("global_residual", "forward", "vector", n_out, 3 * n_out)
+    c.k("global_residual", "backward", "vector", n_out, 2 * n_out)  # body grad = -grad
+    return True
+
+
+def _linear_node(c: _Counter, node: Node, needs_dx: bool) -> bool:
+    rows = c.batch * math.prod(node.in_shape[:-1])
+    _linear(c, "linear", rows, node.attr("in_features"), node.attr("out_features"),
+            bool(node.attr("bias")), needs_dx)
+    return True
+
+
+def _norm_node(width_attr: str):
+    def rule(c: _Counter, node: Node, needs_dx: bool) -> bool:
+        _norm(c, node.op, _elements(c, node)[0], node.attr(width_attr), needs_dx)
+        return True
+    return rule
+
+
+def _activation(c: _Counter, node: Node, needs_dx: bool) -> bool:
+    _elementwise(c, node.op, _elements(c, node)[0], needs_dx, _ACTIVATION_FLOPS[node.op])
+    return needs_dx
+
+
+def _shape_op(c: _Counter, node: Node, needs_dx: bool) -> bool:
     """Parameter-free ops that reduce or move data."""
     op = node.op
-    if op == "flatten":
-        return  # a view: no kernel
+    n_in, n_out = _elements(c, node)
     if op == "global_avgpool":
         c.k(op, "forward", "vector", n_in, n_in + n_out)
         if needs_dx:
@@ -224,8 +230,27 @@ def _shape_op(c: _Counter, node: Node, n_in: int, n_out: int, needs_dx: bool):
         if needs_dx:  # gradient of a slice: zero-fill, then copy the token's gradient in
             c.k(op, "backward", "vector", 0, n_in)
             c.k(op, "backward", "vector", 0, 2 * n_out)
-    else:
-        raise ValueError(f"GPU model: no cost rule for op {op!r}")
+    return needs_dx   # flatten: a view, no kernel
+
+
+def _with_params(count):
+    """A rule for an op with parameters: its kernels, and its output needs a gradient."""
+    def rule(c: _Counter, node: Node, needs_dx: bool) -> bool:
+        count(c, node, needs_dx)
+        return True
+    return rule
+
+
+# Kernel formulas per op of cosim.nn.work.OPS (tests/test_gpu_ops.py checks every op has one).
+GPU_RULES = {
+    "sequential": _sequential, "residual": _residual, "global_residual": _global_residual,
+    "linear": _linear_node, "conv2d": _with_params(_conv),
+    "batchnorm2d": _norm_node("channels"), "layernorm": _norm_node("dim"),
+    **{op: _activation for op in _ACTIVATION_FLOPS},
+    "attention": _with_params(_attention), "patch_embed": _with_params(_patch_embed),
+    "class_token": _with_params(lambda c, node, needs_dx: _class_token(c, node)),
+    **{op: _shape_op for op in ("flatten", "global_avgpool", "maxpool2d", "pixel_shuffle", "take_token")},
+}
 
 
 def _loss(c: _Counter, arch: Arch):

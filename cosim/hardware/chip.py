@@ -57,12 +57,9 @@ class Chip:
         yield from self.host_work(f"{op.direction}_scale", 0.0, op.vectors * op.out_features)
 
     def replay(self, entries):
-        """SimPy process: recorded work in order, ("mvm", MvmOp) or ("host", op, macs, ops)."""
+        """SimPy process: recorded work in order (cosim.nn.records: MvmOp, HostWork)."""
         for entry in entries:
-            if entry[0] == "mvm":
-                yield from self.mvm(entry[1])
-            else:
-                yield from self.host_work(entry[1], entry[2], entry[3])
+            yield from entry.run_on(self)
 
     def host_work(self, op: str, macs: float, ops: float, draws: float = 0.0):
         """SimPy process: digital work on the host."""

@@ -16,44 +16,13 @@ Every call appends an `MvmOp` with what the hardware model needs to price and ti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from cosim.devices.array import DeviceArray
 from cosim.devices.tile_map import TileMap
 from cosim.nn.adc_kernel import CHUNK, adc_accumulate, digit_plane, quantise
+from cosim.nn.records import HostMatmul, MvmOp
 from cosim.specs.hardware import HardwareSpec
-
-
-@dataclass
-class MvmOp:
-    """One MVM call on a matrix: `vectors` inputs through every tile of the grid.
-
-    rows_used[r] / cols_used[c]: active rows of tile-row block r and columns of block c, in the
-    direction of the product (backward swaps them). conductance_load[r, c]: Σ over vectors,
-    phases and slices of a²·(G⁺ + G⁻) summed over the driven cells of tile (r, c), in siemens
-    (a = the row drive amplitude as a fraction of the read voltage) — the array's read energy is
-    V_read²·t_read times this.
-    """
-
-    matrix: str
-    direction: str
-    vectors: int
-    phases: int
-    slices: int
-    rows_used: np.ndarray
-    cols_used: np.ndarray
-    conductance_load: np.ndarray
-    in_features: int
-    out_features: int
-    # Values the host sends for this product. A conv sends its feature map, not the k·k-times
-    # larger im2col columns (the tile's input buffer unrolls it); None = vectors · in_features.
-    input_values: int | None = None
-
-    @property
-    def values_in(self) -> int:
-        return self.vectors * self.in_features if self.input_values is None else self.input_values
 
 
 class AnalogMatrix:
@@ -108,7 +77,7 @@ class AnalogMatrix:
         """dy @ W.T digitally on the host, from the weights as the devices now hold them (the
         upkeep of that digital copy is not priced); recorded as host multiply-accumulates."""
         if self.record:
-            self.ops.append(float(dy.shape[0] * self.in_features * self.out_features))
+            self.ops.append(HostMatmul(float(dy.shape[0] * self.in_features * self.out_features)))
         self.devices.advance_to(self.clock())
         return np.asarray(dy, dtype=np.float64) @ self.weights().T
 

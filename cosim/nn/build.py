@@ -7,20 +7,17 @@ from the position in the tree ("conv3", "block2.conv1", "block4.shortcut.conv1",
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Callable
 
 import numpy as np
 
 from cosim.arch import Arch, Node
-from cosim.nn.attention import ClassToken, MultiHeadSelfAttention, TakeToken
-from cosim.nn.blocks import GELU, GlobalResidual, Residual
-from cosim.nn.conv import Conv2d, PatchEmbed
-from cosim.nn.layers import ACTIVATIONS, HostParam, Layer, Linear, MatrixParam, Sequential
+from cosim.nn.blocks import GlobalResidual
+from cosim.nn.conv import PatchEmbed
+from cosim.nn.layers import HostParam, Layer, MatrixParam, Sequential
 from cosim.nn.losses import make_loss
 from cosim.nn.matrix import Matrix
-from cosim.nn.norm import BatchNorm2d, LayerNorm
-from cosim.nn.shape_ops import Flatten, GlobalAvgPool, MaxPool2d, PixelShuffle
+from cosim.nn.work import Namer, op_entry
 
 MakeMatrix = Callable[[str, np.ndarray], Matrix]
 
@@ -66,82 +63,18 @@ class Network:
 
 
 class _Builder:
+    """Builds each node through its op's entry (cosim.nn.work.OPS)."""
+
     def __init__(self, make_matrix: MakeMatrix, rng: np.random.Generator, init):
         self.make_matrix, self.rng, self.init = make_matrix, rng, init
-        self.counts: Counter = Counter()
-
-    def name(self, scope: str, kind: str, number_first: bool = True) -> str:
-        self.counts[(scope, kind)] += 1
-        n = self.counts[(scope, kind)]
-        return f"{scope}{kind}{n}" if number_first or n > 1 else f"{scope}{kind}"
+        self.name = Namer().name
 
     def matrix(self, name: str, fan_in: int, fan_out: int, zero: bool = False) -> Matrix:
         w = np.zeros((fan_in, fan_out)) if zero else self.init(fan_in, fan_out, self.rng)
         return self.make_matrix(name, w)
 
     def build(self, node: Node, scope: str) -> Layer:
-        op = node.op
-        if op == "sequential":
-            return Sequential([self.build(child, scope) for child in node.children])
-        if op == "residual":
-            block = self.name(scope, "block") + "."
-            body, shortcut = node.children
-            return Residual(self.build(body, block), self.build(shortcut, block + "shortcut."))
-        if op == "global_residual":
-            return GlobalResidual(self.build(node.children[0], scope))
-        if op in ACTIVATIONS:
-            return ACTIVATIONS[op]()
-        if op in _SIMPLE:
-            return _SIMPLE[op](node)
-        if op in _WITH_PARAMS:
-            return _WITH_PARAMS[op](self, node, scope)
-        raise ValueError(f"no layer for op {op!r}")
-
-
-def _linear(b: _Builder, node: Node, scope: str) -> Layer:
-    name = b.name(scope, "linear")
-    fan_in, fan_out = node.attr("in_features"), node.attr("out_features")
-    return Linear(b.matrix(name, fan_in, fan_out), name, bias=node.attr("bias", True))
-
-
-def _conv(b: _Builder, node: Node, scope: str) -> Layer:
-    name, k, c_in = b.name(scope, "conv"), node.attr("kernel"), node.attr("c_in")
-    matrix = b.matrix(name, k * k * c_in, node.attr("c_out"), zero=node.attr("zero_init", False))
-    return Conv2d(matrix, c_in, k, node.attr("stride", 1),
-                  node.attr("padding", 0), name, bias=node.attr("bias", True))
-
-
-def _attention(b: _Builder, node: Node, scope: str) -> Layer:
-    name, dim = b.name(scope, "attn", number_first=False), node.attr("dim")
-    return MultiHeadSelfAttention(b.matrix(f"{name}.qkv", dim, 3 * dim),
-                                  b.matrix(f"{name}.proj", dim, dim), node.attr("heads"), name)
-
-
-def _patch_embed(b: _Builder, node: Node, scope: str) -> Layer:
-    name, p, c_in = b.name(scope, "patch_embed", number_first=False), node.attr("patch"), node.attr("c_in")
-    return PatchEmbed(b.matrix(name, p * p * c_in, node.attr("dim")), c_in, p, name)
-
-
-def _class_token(b: _Builder, node: Node, scope: str) -> Layer:
-    tokens, dim = node.out_shape
-    return ClassToken(tokens, dim, b.rng, b.name(scope, "cls", number_first=False))
-
-
-_WITH_PARAMS = {
-    "linear": _linear, "conv2d": _conv, "attention": _attention, "patch_embed": _patch_embed,
-    "class_token": _class_token,
-    "batchnorm2d": lambda b, n, s: BatchNorm2d(n.attr("channels"), b.name(s, "bn")),
-    "layernorm": lambda b, n, s: LayerNorm(n.attr("dim"), b.name(s, "ln")),
-}
-
-_SIMPLE = {
-    "gelu": lambda n: GELU(),
-    "flatten": lambda n: Flatten(),
-    "global_avgpool": lambda n: GlobalAvgPool(),
-    "maxpool2d": lambda n: MaxPool2d(n.attr("kernel"), n.attr("stride"), n.attr("padding", 0)),
-    "pixel_shuffle": lambda n: PixelShuffle(n.attr("scale")),
-    "take_token": lambda n: TakeToken(n.attr("index", 0)),
-}
+        return op_entry(node.op).build(self, node, scope)
 
 
 def default_init(arch: Arch):

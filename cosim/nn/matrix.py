@@ -10,11 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-
-class GradientMacs(float):
-    """Multiply-accumulates of one weight gradient (x^T·δ, computed digitally on the host), as a
-    matrix records them in its work list beside its products (priced in the weight-gradient
-    phase, not the error back-propagation)."""
+from cosim.nn.records import GradientMacs, HostMatmul
 
 
 def record_weight_gradient(matrix, macs: float) -> None:
@@ -50,14 +46,14 @@ class DigitalMatrix:
     def __init__(self, w: np.ndarray):
         self.w = np.array(w, dtype=np.float64)
         self.in_features, self.out_features = self.w.shape
-        # Multiply-accumulates of each product, in call order (digital work to be priced); the
-        # trainer may replace the list by any sink with an `append` method.
-        self.ops: list[float] = []
+        # Each product as a HostMatmul, in call order (digital work to be priced); the trainer
+        # may replace the list by any sink with an `append` method.
+        self.ops: list[HostMatmul] = []
         self.record = True  # False: products are measurements, not priced work
 
     def _count(self, vectors: int) -> None:
         if self.record:
-            self.ops.append(float(vectors * self.in_features * self.out_features))
+            self.ops.append(HostMatmul(float(vectors * self.in_features * self.out_features)))
 
     def matmul(self, x: np.ndarray, input_values: int | None = None) -> np.ndarray:
         self._count(x.shape[0])

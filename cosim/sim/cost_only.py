@@ -1,7 +1,7 @@
 """Cost-only mode: energy, latency, writes and tiles of one training step and one inference of a
 full-size network, with statistics in place of training numerics.
 
-* Work per step comes from the layer shapes (cosim.sim.step_shapes): the same MVMs and host work
+* Work per step comes from the layer shapes (cosim.nn.work): the same MVMs and host work
   a real step of the training core would ask for, replayed on the same SimPy Chip and Ledger.
 * Programming is priced per tile from a **sample tile**: a real AnalogMatrix of that tile's
   shape, its weights drawn uniform in ±2·mean_weight_fraction of the bound, receives one update
@@ -22,11 +22,11 @@ import simpy
 
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
+from cosim.nn.work import StepWork, step_work
 from cosim.arch import Arch
 from cosim.registry import RULES
 from cosim.rules import context_for, make_rule
 from cosim.sim.ledger import Ledger
-from cosim.sim.step_shapes import StepShapes, step_shapes
 from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import WorkloadSpec
 
@@ -182,11 +182,11 @@ class CostModel:
         return expected_eapu_fraction(update_sigma(self.wl.cost_only.update_scale, self.wl.training.weight_bound),
                                       self.eapu_threshold())
 
-    def _shapes(self, batch: int, digital: bool) -> StepShapes:
+    def _shapes(self, batch: int, digital: bool) -> StepWork:
         stats = self.wl.cost_only
-        return step_shapes(self.arch, batch, self.hw, stats.input_bit_density,
-                           mean_pair_conductance(self.hw, stats.mean_weight_fraction), digital,
-                           self.wl.training.backward_on == "host", self.wl.input_nonnegative)
+        return step_work(self.arch, batch, self.hw, stats.input_bit_density,
+                         mean_pair_conductance(self.hw, stats.mean_weight_fraction), digital,
+                         self.wl.training.backward_on == "host", self.wl.input_nonnegative)
 
     def sample(self, method: str, shape: tuple[int, int]) -> TileProgramming:
         key = (method, shape)
@@ -215,8 +215,8 @@ class CostModel:
                             latency, inference.ledger, infer_latency, writes,
                             time.perf_counter() - started)
 
-    def _train_step(self, replay: _Replay, shapes: StepShapes, method: str, rule, writes: dict):
-        yield from replay.chip.replay(shapes.forward + [shapes.loss] + shapes.backward)
+    def _train_step(self, replay: _Replay, shapes: StepWork, method: str, rule, writes: dict):
+        yield from replay.chip.replay(shapes.records)
         for name, matrix in shapes.matrices.items():
             if not rule.analog:
                 yield from replay.chip.host_work("update_rule", 0.0, matrix.weights)
@@ -227,7 +227,7 @@ class CostModel:
 
     def _program(self, replay: _Replay, name: str, matrix, method: str, writes: dict):
         """The rule's host work, then every tile of `matrix` programmed as its shape's sample was."""
-        samples = [self.sample(method, shape) for shape in matrix.tile_shapes()]
+        samples = [self.sample(method, shape) for shape in matrix.tile_map.tile_shapes()]
         yield from replay.chip.host_work("update_rule", 0.0, matrix.weights + sum(s.host_ops for s in samples),
                                          sum(s.host_draws for s in samples))
         for key in ("plan_cells", "cells_written", "device_writes", "pulses"):

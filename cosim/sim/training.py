@@ -217,7 +217,7 @@ class Trainer:
             yield from self.chip.host_work("update_rule", 0.0, param.grad.size + sum(p.host_ops for p in plans),
                                            sum(p.host_draws for p in plans))
             if fast is not None:        # reads the rule made of its fast matrix, priced as MVMs
-                yield from self.chip.replay([("mvm", op) for op in fast.ops])
+                yield from self.chip.replay(fast.ops)
                 fast.ops.clear()
             for plan in plans:
                 yield from self._apply_plan(step, param, plan)
