@@ -24,7 +24,7 @@ def _edited_chip(tmp_path, old, new):
     ("g_max: 40 uS", "g_max: 40", "device.g_max", "40 S is outside the plausible conductance range 1 nS to 10 mS"),
     ("g_max: 40 uS", "g_max: 40", "device.g_max", "write the unit, e.g. '40 uS'"),
     ("pulse_width: 100 ns", "pulse_width: 100", "device.pulse_width", "e.g. '100 ns'"),
-    ("energy_per_conversion: 24 pJ", "energy_per_conversion: 24", "adc.energy_per_conversion", "e.g. '24 pJ'"),
+    ("energy_per_conversion: 2.7 pJ", "energy_per_conversion: 2.7", "adc.energy_per_conversion", "e.g. '2.7 pJ'"),
     ("write_voltage: 2 V", "write_voltage: 200 V", "device.write_voltage", "10 mV to 20 V"),
     ("clock: 100 MHz", "clock: 100", "adc.clock", "frequency range"),
     ("g_max: 40 uS", "g_max: 40 S", "device.g_max", "outside the plausible"),
