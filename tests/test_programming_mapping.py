@@ -198,3 +198,22 @@ def test_write_verify_accumulates_until_the_tolerance_and_converges_within_it():
     assert np.array_equal(outcome.devices, devices)
     error = np.abs(m.devices.x.flat[devices] - target)
     assert np.all(error[outcome.converged] <= tol + 1e-12)
+
+
+# ----- relaxation in training time, lifetime from steady-state rates -----------------------------
+def test_step_period_lets_relaxation_act_so_adaptive_eapu_differs():
+    methods = ("eapu", "eapu_adaptive")
+    back_to_back = {r.method: r for r in api.run(workload(steps=6, methods=methods), hardware()).runs}
+    assert np.array_equal(back_to_back["eapu"].loss, back_to_back["eapu_adaptive"].loss)
+    slow = {r.method: r for r in api.run(workload(steps=6, methods=methods, step_period="20 s"), hardware()).runs}
+    assert slow["eapu"].end_ps >= 6 * 20e12
+    assert not np.array_equal(slow["eapu"].pulses, slow["eapu_adaptive"].pulses)
+
+
+def test_lifetime_uses_steady_state_rates_and_reports_the_mean_rate_ratio(small_run):
+    methods = small_run.summary["methods"]
+    bp, eapu = methods["bp_open_loop"]["lifetime"], methods["eapu"]["lifetime"]
+    assert bp["rate_window_steps"] == 12 - 12 // 2
+    assert bp["mean_write_rate_ratio_vs_bp_open_loop"] == pytest.approx(1.0)
+    assert eapu["mean_write_rate_ratio_vs_bp_open_loop"] == pytest.approx(
+        bp["mean_write_rate_per_device"] / eapu["mean_write_rate_per_device"])

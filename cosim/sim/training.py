@@ -16,6 +16,7 @@ import numpy as np
 
 from cosim.devices.mapping import mapping_scale
 from cosim.devices.programming import program_verify
+from cosim.costs.actions import to_ps
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
 from cosim.nn.build import build_network
@@ -57,6 +58,8 @@ class MethodRun:
     setup_end_ps: int = 0
     end_ps: int = 0
     training_writes: np.ndarray = None     # per device, writes during training (setup excluded)
+    steady_writes: np.ndarray = None       # per device, writes in the second half of training
+    steady_steps: int = 0                  # steps in that second half
     endurance: np.ndarray = None           # per device
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
     write_stats: WriteStats = None         # programming latency per step, verify iterations, faults
@@ -158,10 +161,15 @@ class Trainer:
         if self.start_step == 0:
             yield from self._setup()
         steps, every = self.wl.training.steps, self.wl.training.eval_every
+        period_ps = to_ps(self.wl.training.step_period) if self.wl.training.step_period else 0
         for step in range(self.start_step, steps):
             self.ledger.step = step
-            scheduled = self.env.events_scheduled
+            if step == steps // 2 and self.rule.analog:   # lifetime: steady-state rates from here
+                self.steady_writes = {n: m.devices.write_count.copy() for n, m in self.matrices.items()}
+            scheduled, started = self.env.events_scheduled, self.env.now
             yield from self._train_step(step)
+            if self.env.now - started < period_ps:       # idle until the step period is over
+                yield self.env.timeout(period_ps - (self.env.now - started))
             self.run.events[step] = self.env.events_scheduled - scheduled
             if (step + 1) % every == 0 or step == steps - 1:
                 self._evaluate(step + 1)
@@ -310,7 +318,8 @@ class Trainer:
 
     def _collect_wear(self) -> None:
         if self.rule.analog:
-            collect_wear(self.run, self.matrices, self.setup_writes)
+            collect_wear(self.run, self.matrices, self.setup_writes, self.steady_writes,
+                         self.wl.training.steps - self.wl.training.steps // 2)
 
 
 def _dense(plan, shape) -> np.ndarray:

@@ -65,13 +65,18 @@ def tile_wear(tiles: TileMap, writes: np.ndarray, endurance: np.ndarray, steps: 
     return out
 
 
-def collect_wear(run, matrices: dict, setup_writes: dict) -> None:
-    """Fill `run` with per-device training writes, endurance, write maps, tile wear and faults."""
-    writes, endurance = [], []
+def collect_wear(run, matrices: dict, setup_writes: dict, steady_start: dict | None = None,
+                 steady_steps: int = 0) -> None:
+    """Fill `run` with per-device training writes, endurance, write maps, tile wear and faults;
+    with `steady_start` (write counts when the steady-state window began, `steady_steps` before
+    the end) also the writes of that window, from which lifetime is projected."""
+    writes, endurance, steady = [], [], []
     faults = {"devices": 0, "stuck_at_start": 0, "stuck_at_end": 0, "remapped_columns": 0}
     for name, m in matrices.items():
         trained = (m.devices.write_count - setup_writes[name]).astype(np.float64)
         writes.append(trained.ravel())
+        if steady_start is not None:
+            steady.append((m.devices.write_count - steady_start[name]).astype(np.float64).ravel())
         endurance.append(m.devices.endurance.ravel())
         run.write_maps[name] = trained.sum(axis=0)
         run.write_stats.tile_wear += tile_wear(m.tile_map, trained, m.devices.endurance, run.steps)
@@ -81,4 +86,6 @@ def collect_wear(run, matrices: dict, setup_writes: dict) -> None:
         faults["remapped_columns"] += m.remapped_cols
     run.write_stats.faults = faults
     run.training_writes = np.concatenate(writes)
+    if steady_start is not None and steady_steps > 0:
+        run.steady_writes, run.steady_steps = np.concatenate(steady), steady_steps
     run.endurance = np.concatenate(endurance)

@@ -55,6 +55,10 @@ class TrainingSpec(FrozenSpec):
     backward_on: Literal["tiles", "host"] = Field(
         "tiles", description="Error back-propagation dy @ W.T as transposed tile reads, or digitally "
         "on the host from the weights as programmed (priced as host MACs).")
+    step_period: Seconds["1 ns", "1e6 s"] | None = Field(
+        None, description="Wall time of one training step on the system, seconds (data loading, host "
+        "work): a step that finishes sooner idles until then, so device relaxation acts on the time "
+        "scale the training really spans. None: steps follow one another back to back.")
     retention_checks: tuple[Seconds["1 ms", "1e10 s"], ...] = Field(
         (), max_length=16, description="Delays after training, seconds: the test metric is measured again "
         "once the devices have drifted/relaxed that long (unpriced measurements).")
