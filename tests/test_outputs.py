@@ -176,3 +176,31 @@ def test_a_psnr_run_is_not_labelled_accuracy(small_run):
         m["metric"]["name"] = "test_psnr_db"
     for rows in (headline_rows(summary), faults_table(summary), method_table(summary)):
         assert "test PSNR (dB)" in rows[0] and not any("accuracy" in head for head in rows[0])
+
+
+def test_plain_table_wraps_headings_then_leaves_out_what_still_does_not_fit():
+    from cosim.report.render import plain_table
+
+    narrow = [["method", "x"], ["eapu", "1"]]
+    assert plain_table(narrow) == "method  x\n  eapu  1"                       # unchanged when it fits
+    wide = [["method"] + [f"a long heading number {i}" for i in range(6)], ["eapu"] + ["0.1234"] * 6]
+    lines = plain_table(wide).splitlines()
+    assert max(map(len, lines)) <= 100 and lines[-1].endswith("0.1234") and len(lines) > 2
+    huge = [["method"] + [f"h{i}" for i in range(30)], ["eapu"] + ["1.234e-05"] * 30]
+    lines = plain_table(huge).splitlines()
+    assert max(map(len, lines)) <= 100 and "not shown at 100 columns: h" in " ".join(lines)
+
+
+def test_cost_console_table_fits_100_columns(capsys):
+    assert main(["cost", str(ROOT / "workloads" / "cost_resnet18_cifar.yaml"), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 100, "\n".join(lines)
+
+
+def test_compare_takes_the_means_of_a_several_seed_run(two_runs, seeds_run, capsys):
+    assert main(["compare", str(two_runs[0]), str(seeds_run[0]), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["seeds"] == [[0], [0, 1, 2]]
+    summary = json.loads((seeds_run[0] / "summary.json").read_text())
+    energy = next(r for r in result["metrics"] if r["method"] == "eapu" and r["quantity"] == "energy")
+    assert energy["values"][1] == summary["seeds"]["methods"]["eapu"]["energy_j"]["mean"]

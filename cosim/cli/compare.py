@@ -29,8 +29,9 @@ def run_command(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, default=str))
         return 0
     metrics, specs = comparison_tables(result)
-    for label, folder, digest in zip(metrics[0][2:], result["runs"], result["config_hash"]):
-        print(f"{label}: {folder}" + (f"  (config {digest})" if digest else ""))
+    for label, folder, digest, seeds in zip(metrics[0][2:], result["runs"], result["config_hash"], result["seeds"]):
+        print(f"{label}: {folder}" + (f"  (config {digest})" if digest else "")
+              + (f"  means of seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else ""))
     print("\nMetrics (in brackets: ratio to A)\n" + plain_table(metrics))
     if result["missing_specs"]:
         print("\nno resolved workload.yaml/hardware.yaml (older run): " + ", ".join(result["missing_specs"]))

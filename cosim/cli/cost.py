@@ -31,6 +31,11 @@ def add_cost_options(parser: argparse.ArgumentParser) -> None:
                              "sensitivity check")
 
 
+# The console's selection of cost_table (the full table is in cost.md and cost.json).
+CONSOLE_COLUMNS = ["method", "tiles", "train J/step", "chip J", "train s/step", "fraction written",
+                   "steps to median endurance", "inference J", "inference s"]
+
+
 def with_update_scale(workload, value: float):
     """The workload with cost_only.update_scale replaced (validated; a bad value exits 2)."""
     from cosim.specs.base import validate_mapping
@@ -45,7 +50,7 @@ def with_update_scale(workload, value: float):
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
     from cosim.report.cost import cost_markdown, cost_table, gpu_ratio_table
-    from cosim.report.render import plain_table
+    from cosim.report.render import columns, plain_table
 
     workload = load_workload(resolve_path(args.workload))
     hardware = load_hardware(resolve_path(args.hardware))
@@ -70,7 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     s = result.summary
     print(f"cost-only: {s['workload']} ({s['arch']}, batch {s['batch_size']}) on {s['hardware']}")
-    print(plain_table(cost_table(s, result.wall_s)))
+    print(plain_table(columns(cost_table(s, result.wall_s), CONSOLE_COLUMNS)))
     print("GPU J/step ÷ chip J/step:")
     print(plain_table(gpu_ratio_table(s)))
     if args.out:

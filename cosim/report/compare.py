@@ -11,12 +11,13 @@ import yaml
 from cosim.report.provenance import RESOLVED_FILES
 from cosim.specs.provenance import flat_fields
 
-# (label, path into a method's summary entry, unit)
-QUANTITIES = [("metric", ("metric", "value"), ""),
-              ("energy", ("energy_j", "total"), "J"),
-              ("latency / step", ("latency_s", "per_step"), "s"),
-              ("device writes", ("writes", "cell_writes"), ""),
-              ("steps to first failure", ("lifetime", "steps_to_first_cell_failure"), "")]
+# (label, path into a method's summary entry, unit, key of its mean in a several-seed run's `seeds`)
+QUANTITIES = [("metric", ("metric", "value"), "", "metric"),
+              ("energy", ("energy_j", "total"), "J", "energy_j"),
+              ("latency / step", ("latency_s", "per_step"), "s", "latency_s_per_step"),
+              ("device writes", ("writes", "cell_writes"), "", None),
+              ("steps to first failure", ("lifetime", "steps_to_first_cell_failure"), "",
+               "steps_to_first_cell_failure")]
 
 
 class NotARun(Exception):
@@ -43,16 +44,25 @@ def _get(entry: dict, path: tuple[str, ...]):
     return entry
 
 
+def _value(summary: dict, method: str, path: tuple[str, ...], seeds_key: str | None):
+    """A method's figure in a run: the mean over its seeds when it has several, else its own."""
+    stats = (summary.get("seeds") or {}).get("methods", {}).get(method, {})
+    if seeds_key and seeds_key in stats:
+        return stats[seeds_key]["mean"]
+    return _get(summary["methods"].get(method, {}), path)
+
+
 def compare_runs(runs: list[dict]) -> dict:
-    """{"runs", "metrics": [{method, quantity, values, ratios}], "spec_differences", "missing_specs"}.
-    Ratios are each run's value ÷ the first run's (None where either is missing or zero)."""
+    """{"runs", "seeds", "metrics": [{method, quantity, values, ratios}], "spec_differences",
+    "missing_specs"}. Ratios are each run's value ÷ the first run's (None where either is missing
+    or zero); a run of several seeds contributes its means (device writes: its first seed's)."""
     methods = []
     for run in runs:
         methods += [m for m in run["summary"]["methods"] if m not in methods]
     metrics = []
     for method in methods:
-        for label, path, unit in QUANTITIES:
-            values = [_get(run["summary"]["methods"].get(method, {}), path) for run in runs]
+        for label, path, unit, seeds_key in QUANTITIES:
+            values = [_value(run["summary"], method, path, seeds_key) for run in runs]
             if label == "metric":
                 names = {_get(r["summary"]["methods"].get(method, {}), ("metric", "name")) for r in runs}
                 label = "/".join(sorted(n for n in names if n)) or label
@@ -63,6 +73,7 @@ def compare_runs(runs: list[dict]) -> dict:
                             "ratios": ratios})
     return {"runs": [r["folder"] for r in runs],
             "config_hash": [r["summary"].get("config_hash") for r in runs],
+            "seeds": [(r["summary"].get("seeds") or {}).get("seeds", [r["summary"].get("seed")]) for r in runs],
             "metrics": metrics, "spec_differences": spec_differences(runs),
             "missing_specs": [r["folder"] for r in runs if r["workload"] is None or r["hardware"] is None]}
 

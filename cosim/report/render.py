@@ -141,10 +141,49 @@ def queueing_table(summary: dict) -> list[list[str]]:
     return rows
 
 
-def plain_table(rows: list[list[str]]) -> str:
-    """Right-aligned columns for a terminal."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows)
+CONSOLE_WIDTH = 100
+
+
+def plain_table(rows: list[list[str]], width: int = CONSOLE_WIDTH) -> str:
+    """Right-aligned columns for a terminal of `width` columns: headings wrap onto several lines
+    when one line is too wide, and columns that still do not fit are left out (and named)."""
+    for table in (_aligned(rows, wrap=False), _aligned(rows, wrap=True)):
+        if max(map(len, table)) <= width:
+            return "\n".join(table)
+    keep = max((k for k in range(1, len(rows[0]) + 1)
+                if max(map(len, _aligned([r[:k] for r in rows], wrap=True))) <= width), default=1)
+    import textwrap
+
+    note = f"(not shown at {width} columns: {', '.join(rows[0][keep:])}; see the full table in the report)"
+    return "\n".join(_aligned([r[:keep] for r in rows], wrap=True) + textwrap.wrap(note, width))
+
+
+def columns(rows: list[list[str]], names: list[str]) -> list[list[str]]:
+    """The table's columns with these headings, in this order (e.g. a console's selection)."""
+    index = [rows[0].index(n) for n in names]
+    return [[row[i] for i in index] for row in rows]
+
+
+def _aligned(rows: list[list[str]], wrap: bool) -> list[str]:
+    """Lines of the table; with `wrap`, each heading breaks at spaces to its column's data width."""
+    widths = [max([len(r[i]) for r in rows[1:]] + [max(map(len, rows[0][i].split() or [""]))
+                                                    if wrap else len(rows[0][i])])
+              for i in range(len(rows[0]))]
+    head = [_wrap(h, w) if wrap else [h] for h, w in zip(rows[0], widths)]
+    depth = max(map(len, head))
+    head = [[""] * (depth - len(lines)) + lines for lines in head]     # headings sit on the data
+    lines = [[head[i][j] for i in range(len(head))] for j in range(depth)] + rows[1:]
+    return ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)).rstrip() for row in lines]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def _markdown_table(rows: list[list[str]]) -> str:
