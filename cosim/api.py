@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from cosim.nn.tasks import load_task
 from cosim.report.provenance import provenance, write_resolved_specs
 from cosim.report.summary import build_summary
 from cosim.sim.checkpoint import Checkpoint, fingerprint
+from cosim.sim.jobs import run_methods
 from cosim.sim.training import MethodRun, Trainer
 from cosim.specs.base import SpecError, resolve_path
 from cosim.specs.hardware import HardwareSpec, load_hardware
@@ -86,8 +88,11 @@ class Checkpointing:
 
 def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
         progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None,
-        checkpointing: Checkpointing | None = None, source_files: tuple | None = None) -> RunResult:
+        checkpointing: Checkpointing | None = None, source_files: tuple | None = None,
+        jobs: int = 1, blas_threads: int | None = 1) -> RunResult:
     """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult.
+    Methods train in `jobs` processes at most (the same results as one), each with its BLAS
+    pools limited to `blas_threads` threads (None: as they are; see cosim.sim.jobs).
     `fidelity` ("transaction" or "detailed") overrides the hardware spec's; `checkpointing`
     saves (and with resume, continues from) each method's state; `source_files` (workload path,
     hardware path) names the files specs passed as objects came from, for the provenance."""
@@ -101,11 +106,12 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
         hw = HardwareSpec.model_validate({**hw.model_dump(), "fidelity": fidelity})
     arch = wl.network.build()
     task = load_task(wl.data, arch.input_shape)
-    runs, resumed = [], {}
+    train_one = partial(_train_method, wl=wl, hw=hw, task=task, chunk_steps=chunk_steps,
+                        checkpointing=checkpointing)
     with _progress(progress, wl) as advance:
-        for method in wl.methods:
-            run_, resumed[method] = _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing)
-            runs.append(run_)
+        trained = run_methods(train_one, list(wl.methods), advance, jobs, blas_threads)
+    runs = [run_ for run_, _ in trained]
+    resumed = {method: done for method, (_, done) in zip(wl.methods, trained)}
     summary = build_summary(wl, hw, runs, gpu_estimates(wl), task.baseline)
     sources = source_files or tuple(v if isinstance(v, (str, Path)) else None for v in (workload, hardware))
     summary["provenance"] = provenance(wl, hw, *(resolve_path(s) if s else None for s in sources))
@@ -141,7 +147,7 @@ def run_seeds(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, seeds=(0,), 
     return first
 
 
-def _train_method(method, wl, hw, task, advance, chunk_steps, checkpointing) -> tuple[MethodRun, int]:
+def _train_method(method, advance, wl, hw, task, chunk_steps, checkpointing) -> tuple[MethodRun, int]:
     """One method's training, continued from its checkpoint when resuming; (run, steps it resumed at)."""
     checkpoint = checkpointing.for_method(wl, hw, method) if checkpointing else None
     stored = checkpoint.load(task) if checkpoint and checkpointing.resume else None

@@ -77,3 +77,23 @@ def test_compiled_normals_equal_the_numpy_ones():
     out = np.empty(50_000)
     noise.fill_normals_jit(np.uint64(3), np.uint64(1000), out, np.empty(out.size, np.bool_))
     assert np.array_equal(out, noise.normals(3, np.arange(1000, 51_000, dtype=np.uint64)))
+
+
+@pytest.mark.slow   # ~7 s, most of it spawning; test_checkpoint's CLI run also compares parallel to serial
+def test_methods_in_parallel_processes_equal_serial():
+    import json
+
+    import cosim.api as api
+    from tests.conftest import workload
+    wl = workload(steps=6, methods=("eapu", "write_verify", "ideal"))
+    serial = api.run(wl, hardware(), jobs=1)
+    parallel = api.run(wl, hardware(), jobs=2, blas_threads=1)
+    assert json.dumps(parallel.summary, sort_keys=True) == json.dumps(serial.summary, sort_keys=True)
+    assert parallel.ledger.equals(serial.ledger) and parallel.curves.equals(serial.curves)
+    assert [r.method for r in parallel.runs] == ["eapu", "write_verify", "ideal"]
+
+
+def test_jobs_and_blas_threads_must_be_positive(capsys):
+    from cosim.cli import main
+    assert main(["run", "--jobs", "0", "--quiet"]) == 2
+    assert "--jobs: must be >= 1" in capsys.readouterr().err

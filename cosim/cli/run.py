@@ -1,5 +1,6 @@
 """`cosim run [WORKLOAD.yaml] [--hardware SPEC.yaml] [--out DIR] [--seed N | --seeds 0,1,2] [--steps N] [--methods a,b]
-[--fidelity transaction|detailed] [--trace [--trace-events N]] [--checkpoint-every N] [--resume]`"""
+[--fidelity transaction|detailed] [--trace [--trace-events N]] [--checkpoint-every N] [--resume]
+[--jobs N] [--blas-threads N]`"""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ from pathlib import Path
 from cosim.api import (DEFAULT_HARDWARE, DEFAULT_WORKLOAD, Checkpointing, resolve_path, run, run_seeds,
                        write_outputs)
 from cosim.sim.checkpoint import CheckpointError
+from cosim.sim.jobs import default_jobs
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import load_workload
 
@@ -39,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the outputs are written)")
     parser.add_argument("--resume", action="store_true",
                         help="continue a killed run from OUT/checkpoints (same arguments as before)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="methods trained in parallel processes (default: the cores, %(default)s here); "
+                             "results are the same for any value")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads per process (default 1: faster on a shared machine)")
 
 def run_command(args: argparse.Namespace) -> int:
     from cosim.cli import UsageError
@@ -56,8 +63,10 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps: must be >= 1, got {args.steps}")
     if args.trace_events is not None and args.trace_events < 1:
         raise UsageError(f"--trace-events: must be >= 1, got {args.trace_events}")
-    if args.checkpoint_every is not None and args.checkpoint_every < 1:
-        raise UsageError(f"--checkpoint-every: must be >= 1, got {args.checkpoint_every}")
+    for flag, value in (("--checkpoint-every", args.checkpoint_every), ("--jobs", args.jobs),
+                        ("--blas-threads", args.blas_threads)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag}: must be >= 1, got {value}")
     seeds = _seeds(args)
     out_dir = Path(args.out or f"reports/{workload.name}")
     checkpoints = out_dir / "checkpoints"
@@ -65,7 +74,8 @@ def run_command(args: argparse.Namespace) -> int:
                      if args.checkpoint_every or args.resume else None)
     try:
         options = dict(methods=methods, steps=args.steps, progress=not args.quiet, fidelity=args.fidelity,
-                       checkpointing=checkpointing, source_files=(args.workload, args.hardware))
+                       checkpointing=checkpointing, source_files=(args.workload, args.hardware),
+                       jobs=args.jobs, blas_threads=args.blas_threads)
         result = (run_seeds(workload, hardware, seeds, **options) if seeds
                   else run(workload, hardware, seed=args.seed, **options))
     except ValueError as exc:  # a bad override, e.g. an unknown method name
