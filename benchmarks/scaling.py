@@ -44,7 +44,7 @@ class OneMatrix:
         m = self.matrix
         m.matmul(self.rng.standard_normal((self.batch, m.in_features)))
         m.matmul_t(self.rng.standard_normal((self.batch, m.out_features)))
-        plan = self.rule.plan(0.01 * self.rng.standard_normal(m.in_features * m.out_features).reshape(
+        (plan,) = self.rule.plan(0.01 * self.rng.standard_normal(m.in_features * m.out_features).reshape(
             m.in_features, m.out_features), self.ctx, self.rng)
         self.env.process(self._priced(list(m.ops), plan))
         m.ops.clear()

@@ -81,7 +81,7 @@ def test_eapu_update_is_unbiased_and_sparse():
     rule = make_rule("eapu")
     ctx = RuleContext(sigma_write=0.037, weight_bits=16)
     delta = np.full(200_000, 0.001)
-    plan = rule.plan(delta, ctx, np.random.default_rng(0))
+    (plan,) = rule.plan(delta, ctx, np.random.default_rng(0))
     realised = np.zeros_like(delta)
     realised[plan.cells] = plan.delta
     assert realised.mean() == pytest.approx(0.001, rel=0.05)
@@ -90,7 +90,7 @@ def test_eapu_update_is_unbiased_and_sparse():
 
 
 def test_open_loop_writes_every_nonzero_update():
-    plan = make_rule("bp_open_loop").plan(np.array([[0.0, 1e-6], [-2e-3, 0.0]]),
+    (plan,) = make_rule("bp_open_loop").plan(np.array([[0.0, 1e-6], [-2e-3, 0.0]]),
                                           RuleContext(0.037, 16), np.random.default_rng(0))
     assert list(plan.cells) == [1, 2]
 
@@ -110,7 +110,7 @@ def test_mixed_precision_transfers_whole_thresholds_and_keeps_the_remainder():
     delta = np.array([0.015, -0.03, 0.001])
     written = np.zeros(3)
     for _ in range(3):
-        plan = rule.plan(delta, ctx, np.random.default_rng(0))
+        (plan,) = rule.plan(delta, ctx, np.random.default_rng(0))
         written[plan.cells] += plan.delta
         assert np.allclose(np.abs(plan.delta) / 0.04, np.rint(np.abs(plan.delta) / 0.04))
     # Nothing lost: written + accumulator = everything asked for.
@@ -121,7 +121,7 @@ def test_mixed_precision_transfers_whole_thresholds_and_keeps_the_remainder():
 
 def test_manhattan_writes_one_pulse_step_by_sign():
     ctx = RuleContext(sigma_write=0.037, weight_bits=16, pulse_step=1 / 128)
-    plan = make_rule("manhattan").plan(np.array([[0.2, 0.0], [-1e-6, 3e-3]]), ctx, np.random.default_rng(0))
+    (plan,) = make_rule("manhattan").plan(np.array([[0.2, 0.0], [-1e-6, 3e-3]]), ctx, np.random.default_rng(0))
     assert list(plan.cells) == [0, 2, 3]
     assert np.allclose(plan.delta, [1 / 128, -1 / 128, 1 / 128])
 
@@ -131,7 +131,7 @@ def test_adaptive_eapu_threshold_follows_each_cells_current_sigma():
     rule = make_rule("eapu_adaptive")
     delta = np.tile(np.array([0.004, 0.004]), 100_000)
     ctx = RuleContext(0.02, 16, current_sigma=lambda: np.tile(sigma, 100_000))
-    plan = rule.plan(delta, ctx, np.random.default_rng(1))
+    (plan,) = rule.plan(delta, ctx, np.random.default_rng(1))
     cols = plan.cells % 2
     assert np.allclose(np.abs(plan.delta), sigma[cols])
     for c in (0, 1):   # unbiased per cell: written fraction × step = ΔW

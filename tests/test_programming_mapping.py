@@ -134,7 +134,7 @@ def _eapu_change(compensate: bool, delta_sign: float, seed=0, mixed_signs=True):
     step = rule.pulses(ctx) * ctx.pulse_step
     delta = np.full(states.shape, delta_sign * 0.5 * step)
     before = m.weights()
-    plan = rule.plan(delta, ctx, rng)
+    (plan,) = rule.plan(delta, ctx, rng)
     write(m.devices, plan.cells, m.to_fraction(plan.cells, plan.delta), 0.0)
     change = (m.weights() - before).ravel()
     return change.mean(), change.std() / np.sqrt(change.size), delta[0, 0]
@@ -180,11 +180,11 @@ def test_write_verify_accumulates_until_the_tolerance_and_converges_within_it():
     assert ctx.verify_tolerance == pytest.approx(tol)
     rule = make_rule("write_verify")
     small = np.full(w.shape, 0.4 * tol)
-    assert rule.plan(small, ctx, rng).cells.size == 0
-    assert rule.plan(small, ctx, rng).cells.size == 0
-    plan = rule.plan(small, ctx, rng)                    # 1.2 tol accumulated: now it writes
+    assert rule.plan(small, ctx, rng)[0].cells.size == 0
+    assert rule.plan(small, ctx, rng)[0].cells.size == 0
+    (plan,) = rule.plan(small, ctx, rng)                    # 1.2 tol accumulated: now it writes
     assert plan.cells.size == w.size and np.allclose(plan.delta, 1.2 * tol)
-    assert rule.plan(small, ctx, rng).cells.size == 0    # the accumulator restarted
+    assert rule.plan(small, ctx, rng)[0].cells.size == 0    # the accumulator restarted
     x_before = m.devices.x.copy()
     device_changes_before = device_changes(m.devices, plan.cells, m.to_fraction(plan.cells, plan.delta))
     wv = hw.write_verify

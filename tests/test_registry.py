@@ -22,7 +22,7 @@ class _SignOnce:
     def plan(self, delta_w, ctx, rng):
         flat = delta_w.ravel()
         cells = np.flatnonzero(flat)
-        return WritePlan("open_loop", cells, np.sign(flat[cells]) * ctx.sigma_write, value_bits=1)
+        return [WritePlan("open_loop", cells, np.sign(flat[cells]) * ctx.sigma_write, value_bits=1)]
 
 
 @contextmanager
@@ -54,7 +54,8 @@ def _plans(rule, shape=(6, 5), steps=3):
                       current_sigma=lambda: np.full(shape, 0.01), fast=_FastStub(shape))
     for _ in range(steps):
         plans = rule.plan(rng.normal(0.0, 0.02, shape), ctx, rng)
-        yield from (plans if isinstance(plans, list) else [plans])
+        assert isinstance(plans, list)      # a rule always returns a list of plans
+        yield from plans
 
 
 def test_the_shipped_rules_and_their_roles():

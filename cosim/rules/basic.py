@@ -17,18 +17,18 @@ def _nonzero(delta_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class IdealRule:
     """FP digital SGD: W += ΔW exactly, no device."""
 
-    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> list[WritePlan]:
         cells, delta = _nonzero(delta_w)
-        return WritePlan("digital", cells, delta, value_bits=0)
+        return [WritePlan("digital", cells, delta, value_bits=0)]
 
 
 @register_rule("bp_open_loop", plan_modes=("open_loop",), stateless=True, default=True)
 class BpOpenLoopRule:
     """Backprop on memristors: every weight with a nonzero update gets one open-loop write."""
 
-    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> list[WritePlan]:
         cells, delta = _nonzero(delta_w)
-        return WritePlan("open_loop", cells, delta, value_bits=ctx.weight_bits)
+        return [WritePlan("open_loop", cells, delta, value_bits=ctx.weight_bits)]
 
 
 # Carries a per-weight accumulator, yet cost-only mode prices it from one sampled update: from
@@ -43,7 +43,7 @@ class WriteVerifyRule:
     def __init__(self):
         self.accumulators: dict[str, np.ndarray] = {}
 
-    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> list[WritePlan]:
         acc = self.accumulators.setdefault(ctx.matrix, np.zeros(delta_w.size))
         acc += delta_w.ravel()
         tolerance = np.broadcast_to(ctx.verify_tolerance, acc.shape)
@@ -51,4 +51,4 @@ class WriteVerifyRule:
         delta = acc[cells].copy()
         acc[cells] = 0.0
         # The host adds ΔW into the accumulator and compares it with the tolerance: two ops per weight.
-        return WritePlan("verify", cells, delta, value_bits=ctx.weight_bits, host_ops=2.0 * acc.size)
+        return [WritePlan("verify", cells, delta, value_bits=ctx.weight_bits, host_ops=2.0 * acc.size)]

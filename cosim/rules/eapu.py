@@ -72,13 +72,13 @@ class EapuRule:
             return self.k
         return float(np.mean(n * ctx.pulse_step / (ctx.sigma_write * np.sqrt(n))))
 
-    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> list[WritePlan]:
         threshold = self.threshold(ctx)
         flat = delta_w.ravel()
         if np.all(threshold == 0.0):  # noiseless device: the limit of EaPU is writing ΔW exactly
             cells = np.flatnonzero(flat)
-            return WritePlan("eapu", cells, flat[cells], value_bits=ctx.weight_bits,
-                             host_draws=flat.size)
+            return [WritePlan("eapu", cells, flat[cells], value_bits=ctx.weight_bits,
+                              host_draws=flat.size)]
         n = self.pulses(ctx)
         step = np.broadcast_to(threshold if n is None else n * ctx.pulse_step, flat.shape)
         realised = step
@@ -91,5 +91,5 @@ class EapuRule:
         delta = np.sign(flat[cells]) * step[cells]
         # One bit (the sign) per written cell besides its address; the host draws one number per
         # weight and (compensating) evaluates the expected step per weight.
-        return WritePlan("eapu", cells, delta, value_bits=1, host_draws=flat.size,
-                         host_ops=float(flat.size) if realised is not step else 0.0)
+        return [WritePlan("eapu", cells, delta, value_bits=1, host_draws=flat.size,
+                          host_ops=float(flat.size) if realised is not step else 0.0)]

@@ -11,8 +11,8 @@ from cosim.rules.plan import RuleContext, WritePlan, at_cells
 
 @register_rule("manhattan", plan_modes=("open_loop",), stateless=True)
 class ManhattanRule:
-    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> list[WritePlan]:
         flat = delta_w.ravel()
         cells = np.flatnonzero(flat)
         step = ctx.pulse_step if ctx.pulse_step is not None else ctx.sigma_write
-        return WritePlan("open_loop", cells, np.sign(flat[cells]) * at_cells(step, cells), value_bits=1)
+        return [WritePlan("open_loop", cells, np.sign(flat[cells]) * at_cells(step, cells), value_bits=1)]

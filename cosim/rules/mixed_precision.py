@@ -17,7 +17,7 @@ class MixedPrecisionRule:
         self.k = k
         self.accumulators: dict[str, np.ndarray] = {}
 
-    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> WritePlan:
+    def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> list[WritePlan]:
         acc = self.accumulators.setdefault(ctx.matrix, np.zeros(delta_w.size))
         acc += delta_w.ravel()
         epsilon = self.k * ctx.sigma_write
@@ -29,7 +29,7 @@ class MixedPrecisionRule:
         delta = (steps * epsilon)[cells]
         acc[cells] -= delta
         # The host adds ΔW into χ and compares |χ| with ε: two ops per weight.
-        return WritePlan("open_loop", cells, delta, value_bits=ctx.weight_bits, host_ops=2.0 * acc.size)
+        return [WritePlan("open_loop", cells, delta, value_bits=ctx.weight_bits, host_ops=2.0 * acc.size)]
 
 
 class MixedPrecisionParams(FrozenSpec):

@@ -103,7 +103,8 @@ def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, sha
     matrix = AnalogMatrix("sample", np.zeros(shape), hw, bound, rng)
     matrix.devices.set_exact(rng.uniform(-2.0, 2.0, shape) * stats.mean_weight_fraction)
     ctx = context_for("sample", matrix, hw, bound, 0.0)
-    plan = rule.plan(rng.normal(0.0, update_sigma(stats.update_scale, bound), shape), ctx, rng)
+    # The rules cost-only prices make one plan per update (cost_only_methods).
+    (plan,) = rule.plan(rng.normal(0.0, update_sigma(stats.update_scale, bound), shape), ctx, rng)
     env, ledger = simpy.Environment(), Ledger()
     ledger.step = 0
     chip = Chip(env, hw, ledger, {"sample": matrix})

@@ -221,7 +221,6 @@ class Trainer:
             ctx = context_for(param.name, param.matrix, self.hw, self.wl.training.weight_bound,
                               self.chip.clock_s(), fast)
             plans = self.rule.plan(-lr * param.grad, ctx, self.rule_rng)
-            plans = plans if isinstance(plans, list) else [plans]
             yield from self.chip.host_work("update_rule", 0.0, param.grad.size + sum(p.host_ops for p in plans),
                                            sum(p.host_draws for p in plans))
             if fast is not None:        # reads the rule made of its fast matrix, priced as MVMs
