@@ -17,12 +17,13 @@ from cosim.report.summary import build_summary
 from cosim.sim.checkpoint import Checkpoint, fingerprint
 from cosim.sim.jobs import run_methods
 from cosim.sim.training import MethodRun, Trainer
-from cosim.specs.base import SpecError, resolve_path
+from cosim.specs.base import SpecError, resolve_path, resolve_spec
 from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
 
 DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
 DEFAULT_HARDWARE = "hardware_specs/rram_180nm.yaml"
+DEFAULT_OUT = Path("runs")   # `cosim run` writes runs/<workload name>/ (git-ignored)
 
 
 @dataclass
@@ -38,9 +39,10 @@ class RunResult:
 
 
 def _as_spec(value, loader, model):
+    """A spec object as given, or loaded from a preset name or file path (as the CLI does)."""
     if isinstance(value, model):
         return value
-    return loader(resolve_path(value))
+    return loader(value)
 
 
 def with_overrides(workload: WorkloadSpec, methods=None, seed=None, steps=None) -> WorkloadSpec:
@@ -114,7 +116,8 @@ def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed
     resumed = {method: done for method, (_, done) in zip(wl.methods, trained)}
     summary = build_summary(wl, hw, runs, gpu_estimates(wl), task.baseline)
     sources = source_files or tuple(v if isinstance(v, (str, Path)) else None for v in (workload, hardware))
-    summary["provenance"] = provenance(wl, hw, *(resolve_path(s) if s else None for s in sources))
+    summary["provenance"] = provenance(wl, hw, *(resolve_spec(s, kind) if s else None
+                                                 for s, kind in zip(sources, ("workload", "hardware"))))
     summary["config_hash"] = summary["provenance"]["config_hash"]
     info = {"wall_s": {r.method: r.wall_s for r in runs},
             "wall_s_per_step": {r.method: r.wall_s / r.steps for r in runs},

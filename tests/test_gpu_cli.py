@@ -42,7 +42,7 @@ def test_json_output_and_gpu_given_as_a_path(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    ([str(DIGITS), "--gpu", "tpu"], "no GPU named 'tpu'"),
+    ([str(DIGITS), "--gpu", "tpu"], "no gpu preset named 'tpu'"),
     (["missing.yaml"], "file not found"),
 ])
 def test_bad_input_is_one_message_and_exit_2(capsys, argv, message):

@@ -57,7 +57,7 @@ def test_bad_gpu_files_name_file_field_and_rule(tmp_path, changes, field, rule):
 
 
 def test_unknown_gpu_name_lists_the_known_ones():
-    with pytest.raises(SpecError, match="no GPU named 'b200'.*h200"):
+    with pytest.raises(SpecError, match="no gpu preset named 'b200'.*h200"):
         load_gpu("b200")
 
 

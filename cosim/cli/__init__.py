@@ -21,7 +21,9 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cosim import __version__
     parser = argparse.ArgumentParser(prog="cosim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cosim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"cosim.cli.{name}")

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cosim.api import DEFAULT_HARDWARE, cost, resolve_path
+from cosim.api import DEFAULT_HARDWARE, cost
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import load_workload
 
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_cost_options(parser: argparse.ArgumentParser) -> None:
     """Options shared with `cosim run --cost-only`."""
-    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML (default {DEFAULT_HARDWARE})")
+    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML or preset name, e.g. pcm (default {DEFAULT_HARDWARE})")
     parser.add_argument("--methods", help="comma-separated update rules, e.g. bp_open_loop,eapu")
     parser.add_argument("--json", action="store_true", help="print cost.json to stdout instead of the table")
     parser.add_argument("--out", help="also write cost.json, cost_info.json and cost.md to this folder")
@@ -52,8 +52,8 @@ def run_command(args: argparse.Namespace) -> int:
     from cosim.report.cost import cost_markdown, cost_table, gpu_ratio_table
     from cosim.report.render import columns, plain_table
 
-    workload = load_workload(resolve_path(args.workload))
-    hardware = load_hardware(resolve_path(args.hardware))
+    workload = load_workload(args.workload)
+    hardware = load_hardware(args.hardware)
     if workload.cost_only is None:
         raise UsageError(f"{args.workload}: cost_only: missing; the cost-only mode needs its update "
                          "statistics (update_scale and its source)")

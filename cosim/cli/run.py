@@ -7,7 +7,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from cosim.api import (DEFAULT_HARDWARE, DEFAULT_WORKLOAD, Checkpointing, resolve_path, run, run_seeds,
+from cosim.api import (DEFAULT_HARDWARE, DEFAULT_OUT, DEFAULT_WORKLOAD, Checkpointing, run, run_seeds,
                        write_outputs)
 from cosim.sim.checkpoint import CheckpointError
 from cosim.sim.jobs import default_jobs
@@ -18,9 +18,10 @@ NAME = "run"
 HELP = "Train a workload with several update rules on a simulated chip and write the report."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML (default {DEFAULT_WORKLOAD})")
-    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML (default {DEFAULT_HARDWARE})")
-    parser.add_argument("--out", help="output folder (default reports/<workload name>)")
+    parser.add_argument("workload", nargs="?", default=DEFAULT_WORKLOAD, help=f"workload YAML or shipped workload name, e.g. digits_vit (default {DEFAULT_WORKLOAD})")
+    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML or preset name, e.g. pcm (default {DEFAULT_HARDWARE})")
+    parser.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}/<workload name>; git-ignored. Committed "
+                        "references in reports/ are written only by scripts/regenerate_reports.sh)")
     parser.add_argument("--seed", type=int, help="override the workload's seed")
     parser.add_argument("--seeds", help="several training seeds, e.g. 0,1,2: mean and 95 %% confidence "
                         "interval per method in summary.json and the report (each seed's summary in OUT/seeds/)")
@@ -53,11 +54,11 @@ def run_command(args: argparse.Namespace) -> int:
     if args.cost_only:
         from cosim.cli.cost import run_command as cost_command
         return cost_command(args)
-    workload = load_workload(resolve_path(args.workload))
+    workload = load_workload(args.workload)
     if workload.data is None:
         raise UsageError(f"{args.workload}: data: missing; this workload is shapes-only, so it "
                          "cannot train (use `cosim cost` or `cosim run --cost-only`)")
-    hardware = load_hardware(resolve_path(args.hardware))
+    hardware = load_hardware(args.hardware)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: must be >= 1, got {args.steps}")
@@ -68,7 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise UsageError(f"{flag}: must be >= 1, got {value}")
     seeds = _seeds(args)
-    out_dir = Path(args.out or f"reports/{workload.name}")
+    out_dir = Path(args.out or DEFAULT_OUT / workload.name)
     checkpoints = out_dir / "checkpoints"
     checkpointing = (Checkpointing(checkpoints, args.checkpoint_every, args.resume)
                      if args.checkpoint_every or args.resume else None)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cosim.specs.base import REPO_ROOT, SpecError
+from cosim.specs.base import PACKAGE_DATA, PRESET_FOLDERS, REPO_ROOT, SpecError, shipped_dir
 from cosim.specs.provenance import config_hash, extended_preset, field_differences, spec_yaml
 
 RESOLVED_FILES = {"workload": "workload.yaml", "hardware": "hardware.yaml"}
-PRESET_FOLDERS = {"workload": REPO_ROOT / "workloads", "hardware": REPO_ROOT / "hardware_specs"}
 
 
 def write_resolved_specs(folder: str | Path, workload, hardware) -> None:
@@ -32,7 +31,7 @@ def preset_for(kind: str, spec, source: str | Path | None = None) -> Path | None
             parent = None
         if parent is not None and parent.is_file():
             return parent
-    named = PRESET_FOLDERS[kind] / f"{spec.name}.yaml"
+    named = shipped_dir(PRESET_FOLDERS[kind]) / f"{spec.name}.yaml"
     return named if named.is_file() else None
 
 
@@ -62,11 +61,13 @@ def _load(kind: str, path: Path):
 
 
 def _shown(path: Path) -> str:
-    """A preset's path relative to the repository when it lies inside it."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
+    """A preset's path relative to the repository (or the installed package data) when inside it."""
+    for root in (PACKAGE_DATA, REPO_ROOT):
+        try:
+            return str(path.resolve().relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
 
 
 def configuration_section(summary: dict) -> tuple[str, str, list[list[str]]] | None:

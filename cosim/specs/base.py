@@ -23,6 +23,13 @@ class SpecError(Exception):
         super().__init__("\n".join(lines))
 
 
+class SpecTypeError(SpecError, TypeError):
+    """A spec argument of the wrong Python type (e.g. a number where a file or spec belongs)."""
+
+    def __init__(self, message: str):
+        super().__init__("(argument)", [("", message)])
+
+
 class FrozenSpec(BaseModel):
     """Base of every spec: immutable, and unknown keys are errors (a typo must not pass silently)."""
 
@@ -153,17 +160,56 @@ Source = Annotated[str, Field(min_length=1, description="Where the default numbe
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# In an installed wheel the shipped spec folders are package data here (see setup.py).
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "_data"
+# Spec folders the project ships, and the kind of spec a bare preset name is looked up as.
+PRESET_FOLDERS = {"hardware": "hardware_specs", "workload": "workloads", "sweep": "workloads/sweeps",
+                  "gpu": "hardware_specs/gpus"}
+
+
+def shipped_dir(folder: str) -> Path:
+    """A folder the project ships (e.g. "hardware_specs"): the source checkout's, else the
+    installed package's copy."""
+    for root in (REPO_ROOT, PACKAGE_DATA):
+        if (root / folder).is_dir():
+            return root / folder
+    return REPO_ROOT / folder
 
 
 def resolve_path(path: str | Path, relative_to: str | Path | None = None) -> Path:
     """A file path as given: beside `relative_to` (a folder) if it exists there, else from the
-    working folder, else from the repository root; unchanged when found nowhere."""
+    working folder, else from the repository root or the installed package's spec folders;
+    unchanged when found nowhere."""
     path = Path(path)
     if path.is_absolute():
         return path
-    for base in ([Path(relative_to)] if relative_to is not None else []) + [Path.cwd(), REPO_ROOT]:
+    for base in ([Path(relative_to)] if relative_to is not None else []) + [Path.cwd(), REPO_ROOT, PACKAGE_DATA]:
         if (base / path).exists():
             return path if base == Path.cwd() else base / path
+    return path
+
+
+def is_preset_name(text: str | Path) -> bool:
+    """A bare name such as "pcm" (no folder, no .yaml): a shipped preset, not a file path."""
+    text = str(text)
+    return bool(text) and "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml"))
+
+
+def resolve_spec(name_or_path: str | Path, kind: str) -> Path:
+    """The file of a spec given as a preset name ("pcm": hardware_specs/pcm.yaml, from the checkout
+    or the installed package) or a path (see resolve_path). An unknown name is a SpecError that
+    lists the presets."""
+    if not isinstance(name_or_path, (str, Path)):
+        raise SpecTypeError(f"{kind}: expected a preset name, a file path or a spec object, got "
+                            f"{type(name_or_path).__name__}")
+    if not is_preset_name(name_or_path) or Path(name_or_path).exists():
+        return resolve_path(name_or_path)
+    folder = shipped_dir(PRESET_FOLDERS[kind])
+    path = folder / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "calibration")
+        raise SpecError(name_or_path, [("", f"no {kind} preset named {str(name_or_path)!r} (and no such "
+                                            f"file); presets: {', '.join(known)}")])
     return path
 
 

@@ -11,9 +11,9 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from cosim.specs.base import (Bytes, BytesPerSecond, FlopsPerSecond, FrozenSpec, Seconds, Source,
-                              SpecError, Watts, load_spec)
+                              Watts, is_preset_name, load_spec, resolve_path, resolve_spec, shipped_dir)
 
-GPU_DIR = Path(__file__).resolve().parents[2] / "hardware_specs" / "gpus"
+GPU_DIR = shipped_dir("hardware_specs/gpus")
 CALIBRATION_FILE = GPU_DIR / "calibration.yaml"
 PositiveFraction = Annotated[float, Field(gt=0.0, le=1.0)]
 NonNegativeFraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -91,14 +91,7 @@ class CalibrationSpec(FrozenSpec):
 
 def gpu_spec_path(name_or_path: str | Path) -> Path:
     """A file stem in hardware_specs/gpus ("h200") or a path to a YAML file."""
-    text = str(name_or_path)
-    if text.endswith((".yaml", ".yml")) or "/" in text:
-        return Path(text)
-    path = GPU_DIR / f"{text.lower()}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in GPU_DIR.glob("*.yaml") if p.stem != "calibration")
-        raise SpecError(path, [("", f"no GPU named {text!r}; known: {', '.join(known)}")])
-    return path
+    return resolve_spec(str(name_or_path).lower() if is_preset_name(name_or_path) else name_or_path, "gpu")
 
 
 def load_gpu(name_or_path: str | Path) -> GpuSpec:
@@ -106,4 +99,4 @@ def load_gpu(name_or_path: str | Path) -> GpuSpec:
 
 
 def load_calibration(path: str | Path = CALIBRATION_FILE) -> CalibrationSpec:
-    return load_spec(CalibrationSpec, path, "calibration")
+    return load_spec(CalibrationSpec, resolve_path(path), "calibration")

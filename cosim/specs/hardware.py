@@ -12,7 +12,8 @@ from pydantic import Field, model_validator
 
 from cosim.registry import BEHAVIOURS
 from cosim.specs.base import (BitsPerSecond, Farads, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
-                              PositiveInt, Seconds, Siemens, SpecError, Volts, expect_kind, read_yaml, validate_mapping)
+                              PositiveInt, Seconds, Siemens, SpecError, Volts, expect_kind, read_yaml,
+                              resolve_spec, validate_mapping)
 
 
 class Sourced(FrozenSpec):
@@ -221,6 +222,7 @@ class HardwareSpec(FrozenSpec):
 def load_hardware(path: str | Path) -> HardwareSpec:
     """Load a chip spec; `extends: other.yaml` (relative to the file) starts from another chip
     and overrides per field. An overridden field must bring its own source note."""
+    path = resolve_spec(path, "hardware")
     expect_kind(read_yaml(path), path, "hardware")
     return validate_mapping(HardwareSpec, resolve_extends(Path(path)), path)
 

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from cosim.specs.base import (FrozenSpec, PositiveInt, SpecError, load_spec, read_yaml, resolve_path,
-                              validate_mapping)
+                              resolve_spec, validate_mapping)
 from cosim.specs.hardware import HardwareSpec, resolve_extends
 from cosim.specs.provenance import config_hash
 from cosim.specs.workload import WorkloadSpec, check_methods
@@ -215,7 +215,7 @@ def point_key(values: dict[str, Any], seed: int, config: str) -> str:
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
-    return load_spec(SweepSpec, path, "sweep")
+    return load_spec(SweepSpec, resolve_spec(path, "sweep"), "sweep")
 
 
 def expand_sweep(spec: SweepSpec, file: str | Path) -> list[SweepPoint]:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, create_model, field_validator, model_validator
 
 from cosim.registry import RULES
-from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec
+from cosim.specs.base import FrozenSpec, PositiveInt, Seconds, load_spec, resolve_spec
 from cosim.specs.network import NetworkSpec
 
 
@@ -174,4 +174,5 @@ def check_methods(methods) -> tuple[str, ...]:
 
 
 def load_workload(path: str | Path) -> WorkloadSpec:
-    return load_spec(WorkloadSpec, path, "workload")
+    """A workload file, or a shipped one by name ("digits_mlp"); relative paths resolve as in resolve_path."""
+    return load_spec(WorkloadSpec, resolve_spec(path, "workload"), "workload")

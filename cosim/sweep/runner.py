@@ -9,6 +9,7 @@ from pathlib import Path
 from cosim.report.sweep_table import (POINTS, append_csv, finished_points, point_rows, read_plan,
                                       rebuild_tables, write_json, write_parquet)
 from cosim.report.provenance import write_resolved_specs
+from cosim.specs.base import resolve_spec
 from cosim.specs.sweep import SweepPoint, SweepSpec, expand_sweep, load_sweep
 from cosim.sweep.backends import dask_results, default_workers, local_results
 
@@ -29,6 +30,7 @@ class SweepOutcome:
 
 def plan_sweep(path: str | Path) -> tuple[SweepSpec, list[SweepPoint]]:
     """Load the sweep file and build + validate every point (SpecError on the first bad one)."""
+    path = resolve_spec(path, "sweep")    # a shipped sweep by name, or a file
     spec = load_sweep(path)
     return spec, expand_sweep(spec, path)
 
@@ -38,6 +40,7 @@ def run_sweep(path: str | Path, out: str | Path | None = None, workers: int | No
               progress: bool = False, report: bool = True, blas_threads: int | None = None) -> SweepOutcome:
     """Run the sweep file at `path` into `out` (default sweeps/<name>); see cosim.report.sweep_table.
     `blas_threads`: BLAS threads per local worker (default: the cores shared among the workers)."""
+    path = resolve_spec(path, "sweep")
     spec, points = plan_sweep(path)
     out = Path(out or Path("sweeps") / spec.name)
     store = _SweepStore(out, spec, points, Path(path))

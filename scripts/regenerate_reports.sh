@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Regenerate the committed reference outputs under reports/ : the one way they are written
+# (`cosim run` and `cosim cost` without --out write to the git-ignored runs/ folder).
+#
+#   scripts/regenerate_reports.sh            # all of them (about an hour on a shared 2-core machine)
+#   scripts/regenerate_reports.sh digits_mlp cost_vit_b16 sweeps/write_noise_x_rule   # some
+#
+# Each folder is emptied first, so no stale figure survives. Single-threaded BLAS, as the
+# references were made (README: speed tip). Runs `python -m cosim` from this checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OPENBLAS_NUM_THREADS=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+PY=${PYTHON:-python}
+
+TRAINED="digits_mlp digits_all_rules eapu_paper_denoise eapu_paper_srx2"
+COST_ONLY="cost_resnet18_cifar cost_resnet18_imagenet cost_resnet50_imagenet cost_vit_b16"
+SWEEPS="sweeps/write_noise_x_rule sweeps/device_family_x_rule"
+SWEEP_FILES="report.md report.html results.csv"    # plus the figures (*.png)
+
+regenerate() {
+  local name=$1 out="reports/$1"
+  echo "== $name" >&2
+  case " $TRAINED " in *" $name "*)
+    rm -rf "$out"; $PY -m cosim run "workloads/$name.yaml" --out "$out" --quiet; return ;;
+  esac
+  case " $COST_ONLY " in *" $name "*)
+    rm -rf "$out"; $PY -m cosim cost "workloads/$name.yaml" --out "$out" --quiet; return ;;
+  esac
+  case " $SWEEPS " in *" $name "*)
+    local tmp; tmp=$(mktemp -d)
+    $PY -m cosim sweep "workloads/$name.yaml" --out "$tmp/sweep" --quiet
+    rm -rf "$out"; mkdir -p "$out"
+    for f in $SWEEP_FILES; do cp "$tmp/sweep/$f" "$out/"; done
+    cp "$tmp"/sweep/*.png "$out/"
+    rm -rf "$tmp"; return ;;
+  esac
+  echo "unknown reference '$name'; known: $TRAINED $COST_ONLY $SWEEPS" >&2; exit 2
+}
+
+for name in ${@:-$TRAINED $COST_ONLY $SWEEPS}; do regenerate "$name"; done
