@@ -238,8 +238,8 @@ def _paper_section(summary: dict) -> tuple[str, list[str], list[list[str]]] | No
     comparison = summary.get("paper_comparison")
     if comparison is None:
         return None
-    note = (f"Our run against the published figures of {comparison['reference']} (table, and the "
-            "chart under Figures). Ratios are whole-run totals inside the `chip_bus_host` boundary. "
+    note = (f"Our run against the published figures of {comparison['reference']} (table, list and "
+            "chart). Ratios are whole-run totals inside the `chip_bus_host` boundary. "
             "Inference energy is one priced forward pass over the test set on each trained chip. "
             "Where the numbers differ, and what in this run explains it:")
     return "Paper comparison", [note] + list(comparison["differences"]), comparison_rows(comparison)
@@ -247,39 +247,41 @@ def _paper_section(summary: dict) -> tuple[str, list[str], list[list[str]]] | No
 
 def write_report(result, out: Path) -> None:
     s = result.summary
-    chart = paper_chart(s, out)
-    figures = {**({"Paper comparison (log scale)": chart} if chart else {}), **all_figures(result, out)}
+    figures = all_figures(result, out)
     title = f"cosim report: {s['workload']} on {s['hardware']}"
     seeds = f"Seeds {', '.join(map(str, s['seeds']['seeds']))}" if s.get("seeds") else f"Seed {s['seed']}"
     intro = f"{seeds}, {s['steps']} steps, batch {s['batch_size']}, data {s['dataset']}."
     if s["input_baseline"]:
         intro += " The untrained input itself scores " + ", ".join(
             f"{k} {v:.4g}" for k, v in s["input_baseline"].items()) + "."
-    opening = [headline_section(s), configuration_section(s), _paper_section(s)]
+    paper = _paper_section(s)
+    opening = [headline_section(s), configuration_section(s), paper and (*paper, paper_chart(s, out))]
     write_documents(out, title, intro, [x for x in opening if x] + _sections(s), figures)
 
 
-def write_documents(out: Path, title: str, intro: str, sections: list[tuple[str, str | list[str], list[list[str]]]],
+def _html_image(name: str, path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+
+
+def write_documents(out: Path, title: str, intro: str, sections: list[tuple],
                     figures: dict[str, Path]) -> None:
     """report.md and a self-contained report.html: titled table sections, then the figures. A
-    section's note is a paragraph, or a list: a paragraph, then bullet points under the table."""
+    section is (heading, note, rows) or (heading, note, rows, figure path) for a chart shown under
+    its table; its note is a paragraph, or a list: a paragraph, then bullet points under the table."""
     md = [f"# {title}", "", intro, ""]
-    for heading, note, rows in sections:
+    parts = [f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"]
+    for heading, note, rows, *chart in sections:
         lead, points = (note, []) if isinstance(note, str) else (note[0], note[1:])
         md += [f"## {heading}", "", lead, "", _markdown_table(rows), ""] + [f"- {p}" for p in points]
-        md += [""] if points else []
-    md += ["## Figures", ""] + [f"### {name}\n\n![{name}]({path.name})\n" for name, path in figures.items()]
-    (out / "report.md").write_text("\n".join(md))
-    parts = [f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"]
-    for heading, note, rows in sections:
-        lead, points = (note, []) if isinstance(note, str) else (note[0], note[1:])
+        md += ([""] if points else []) + [f"![{heading}]({c.name})\n" for c in chart if c]
         bullets = "".join(f"<li>{html.escape(p)}</li>" for p in points)
         parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(lead)}</p>{_html_table(rows)}"
-                     + (f"<ul>{bullets}</ul>" if bullets else ""))
+                     + (f"<ul>{bullets}</ul>" if bullets else "") + "".join(_html_image(heading, c) for c in chart if c))
+    md += ["## Figures", ""] + [f"### {name}\n\n![{name}]({path.name})\n" for name, path in figures.items()]
+    (out / "report.md").write_text("\n".join(md))
     parts.append("<h2>Figures</h2>")
-    for name, path in figures.items():
-        data = base64.b64encode(path.read_bytes()).decode()
-        parts.append(f"<h3>{html.escape(name)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
+    parts += [f"<h3>{html.escape(name)}</h3>{_html_image(name, path)}" for name, path in figures.items()]
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
              "th{background:#f0f0f0}img{max-width:100%}")
