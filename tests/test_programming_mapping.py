@@ -217,3 +217,31 @@ def test_lifetime_uses_steady_state_rates_and_reports_the_mean_rate_ratio(small_
     assert bp["mean_write_rate_ratio_vs_bp_open_loop"] == pytest.approx(1.0)
     assert eapu["mean_write_rate_ratio_vs_bp_open_loop"] == pytest.approx(
         bp["mean_write_rate_per_device"] / eapu["mean_write_rate_per_device"])
+
+
+# ----- ADC range per layer --------------------------------------------------------------------------
+def test_adc_calibration_never_clips_its_calibration_batch():
+    hw = hardware(device={"read_noise": 0.0})
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.1, (200, 30))
+    m = AnalogMatrix("w", w, hw, mapping_scale(w), rng)
+    x = rng.random((16, 200))
+    m.matmul(x)
+    stats = m.adc_stats["forward"]
+    assert stats["calibrations"] == 1 and stats["conversions"] > 0
+    assert stats["clipped"] == 0                       # headroom 1.25 above the batch's peak
+    fixed = AnalogMatrix("w", w, hardware(device={"read_noise": 0.0}, adc={"calibration": "fixed"}),
+                         mapping_scale(w), np.random.default_rng(0))
+    fixed.matmul(x)
+    assert fixed.adc_stats["forward"]["calibrations"] == 0
+
+
+def test_summary_reports_per_layer_mapping_sigma_step_tolerance_and_adc(small_run):
+    layers = small_run.summary["methods"]["eapu"]["layers"]
+    first = layers["linear1"]
+    g_range = hardware().device.g_range
+    assert first["sigma_write"]["S"] == pytest.approx(0.037 * g_range)
+    assert first["sigma_write"]["w"] == pytest.approx(0.037 * first["mapping_scale_w"])
+    assert first["eapu_step"]["pulses"] == 5
+    assert first["verify_tolerance"]["w"] == pytest.approx(0.025 * first["mapping_scale_w"])
+    assert 0 <= first["adc"]["forward"]["clipped_fraction"] < 0.01

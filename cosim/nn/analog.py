@@ -25,6 +25,9 @@ from cosim.nn.records import HostMatmul, MvmOp
 from cosim.specs.hardware import HardwareSpec
 
 
+AUTO_RANGE = 0.01   # clipped share of a product's conversions that triggers a recalibration
+
+
 class AnalogMatrix:
     """`Matrix` backed by a DeviceArray; see the module docstring for the numerics."""
 
@@ -40,6 +43,12 @@ class AnalogMatrix:
         self.row_blocks, self.col_blocks = self.tile_map.row_blocks, self.tile_map.col_blocks
         self.ops: list[MvmOp] = []
         self.clipped_conversions = 0   # ADC conversions clipped at full scale, all calls so far
+        # Per direction: calibrated ADC full scale (current units, see _block_mvm; None until the
+        # first calibration), a pending recalibration, and conversion statistics.
+        self.adc_full_scale = {"forward": None, "backward": None}
+        self.recalibrate = {"forward": False, "backward": False}
+        self.adc_stats = {d: {"conversions": 0, "clipped": 0, "calibrations": 0, "calibration_conversions": 0,
+                              "calibration_zero": 0} for d in ("forward", "backward")}
         self.record = True
         self.clock = lambda: 0.0   # simulated time in seconds; the chip wires in its clock
 
@@ -103,20 +112,64 @@ class AnalogMatrix:
         variance = self.hw.device.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
         y = np.zeros((x.shape[0], w.shape[1]))
         load = np.zeros((len(in_blocks), len(out_blocks)))
-        for sign in signs:
-            inputs = self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0)
+        direction = "backward" if transpose else "forward"
+        phase_inputs = [self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0) for sign in signs]
+        self._calibrate_adc(direction, phase_inputs, w, in_blocks, precision)
+        clipped_before = self.clipped_conversions
+        conversions_before = self.adc_stats[direction]["conversions"]
+        for sign, inputs in zip(signs, phase_inputs):
             for r, rows in enumerate(in_blocks):
                 # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
                 # slower on strided views; one block at a time keeps the peak memory small.
                 partial, load_r = self._block_mvm(inputs[:, rows], w[rows].astype(precision),
                                                   variance[rows].astype(precision),
-                                                  g[0][rows] + g[1][rows], out_blocks)
+                                                  g[0][rows] + g[1][rows], out_blocks, direction)
                 y += sign * partial
                 load[r] += load_r
         if self.record:
             self.ops.append(self._op(x.shape[0], len(signs), (full, 0, dac.slices), transpose, load,
                                      input_values))
+            # Auto-ranging: a training product clipping more than AUTO_RANGE of its conversions
+            # recalibrates on the next one (a layer whose weights outgrew its last calibration).
+            done = self.adc_stats[direction]["conversions"] - conversions_before
+            if done and (self.clipped_conversions - clipped_before) > AUTO_RANGE * done:
+                self.recalibrate[direction] = True
         return y * (scale / full) * out_scale if scale > 0 else y
+
+    # ----- ADC range calibration -------------------------------------------------------------
+    def _calibrate_adc(self, direction: str, phase_inputs: list, w: np.ndarray, in_blocks, precision) -> None:
+        """Per-layer calibration (adc.calibration per_layer): on the first product of a direction,
+        and on the next training product after a recalibration was requested, set the full scale
+        to calibration_headroom x the largest noiseless column current of this batch (every
+        slice, phase and tile-row block), and record how many of its conversions would round to
+        code zero. The calibration read itself is not priced."""
+        adc = self.hw.adc
+        if adc.bits is None or adc.calibration != "per_layer":
+            return
+        pending = self.adc_full_scale[direction] is None or (self.recalibrate[direction] and self.record)
+        if not pending:
+            return
+        currents = [self._noiseless_currents(inputs[:, rows], w[rows].astype(precision))
+                    for inputs in phase_inputs for rows in in_blocks]
+        peak = max((float(np.abs(c).max(initial=0.0)) for c in currents), default=0.0)
+        if peak <= 0.0:
+            return                       # nothing to calibrate on (all-zero inputs or weights)
+        full_scale = adc.calibration_headroom * peak
+        self.adc_full_scale[direction], self.recalibrate[direction] = full_scale, False
+        half_lsb = full_scale / 2 ** adc.bits
+        stats = self.adc_stats[direction]
+        stats["calibrations"] += 1
+        stats["calibration_conversions"] += sum(c.size for c in currents)
+        stats["calibration_zero"] += sum(int(np.count_nonzero(np.abs(c) < half_lsb)) for c in currents)
+
+    def _noiseless_currents(self, inputs: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Column currents of every input slice of one tile-row block, (slices·N, cols)."""
+        dac = self.hw.dac
+        if dac.bits is None:
+            return inputs.astype(w.dtype) @ w
+        digit_max = 2 ** dac.bits - 1
+        planes = [((inputs >> (s * dac.bits)) & digit_max).astype(w.dtype) @ w for s in range(dac.slices)]
+        return np.concatenate(planes)
 
     def _phase_inputs(self, x: np.ndarray, factor: float) -> np.ndarray:
         """One input phase, the positive part of x · factor (factor < 0: the negative phase):
@@ -126,7 +179,7 @@ class AnalogMatrix:
         return quantise(x, factor, self.hw.dac.input_bits)
 
     def _block_mvm(self, inputs: np.ndarray, w: np.ndarray, variance: np.ndarray, g_pair: np.ndarray,
-                   out_blocks) -> tuple[np.ndarray, np.ndarray]:
+                   out_blocks, direction: str = "forward") -> tuple[np.ndarray, np.ndarray]:
         """Shift-added ADC outputs of one tile-row block (in units of the input code step times
         the normalised conductance), and its conductance load per tile (S). inputs: (N, rows)
         codes or values; w, variance: (rows, out) weights and read-noise variances (normalised
@@ -138,7 +191,7 @@ class AnalogMatrix:
         lsb = np.empty(0, dtype=w.dtype)
         k_max = 0.0
         if adc.bits is not None:
-            full_scale = adc.full_scale * rows * digit_max
+            full_scale = self.adc_full_scale[direction] or adc.full_scale * rows * digit_max
             lsb = np.full(cols, 2.0 * full_scale / 2 ** adc.bits, dtype=w.dtype)
             k_max = 2.0 ** (adc.bits - 1)       # full_scale / lsb
         noisy = bool(self.hw.device.read_noise)
@@ -165,9 +218,13 @@ class AnalogMatrix:
                     var = product[:, cols:] if one_product else np.square(p) @ variance
                 else:
                     var = np.empty((0, cols), dtype=w.dtype)
-                self.clipped_conversions += adc_accumulate(
+                clipped = adc_accumulate(
                     current, var, key, (s * n_all + start) * cols, act, lsb, -k_max, k_max,
                     (digit_max + 1) ** s, acc[start:start + CHUNK])
+                self.clipped_conversions += clipped
+                if self.record:
+                    self.adc_stats[direction]["clipped"] += clipped
+                    self.adc_stats[direction]["conversions"] += current.size
         partial = acc * lsb if lsb.size else acc
         g_siemens = g_pair * self.hw.device.g_range
         drive /= digit_max ** 2                 # row drive amplitude², a fraction of V_read²

@@ -149,6 +149,7 @@ def method_summary(run) -> dict:
         "queueing": training_queueing(run),
         "events_per_step": float(run.events.mean()),
         "programming": programming_figures(run),
+        "layers": getattr(run, "layers", {}),
         "retention": {f"{delay:g} s": value for delay, value in run.retention.items()},
         "weights": run.weights,
         "tiles": run.tiles,

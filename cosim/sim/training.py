@@ -26,6 +26,7 @@ from cosim.nn.tasks import Task
 from cosim.rules import FAST, context_for, make_rule
 from cosim.sim.checkpoint import Checkpoint, restore_state
 from cosim.sim.clock import CountingEnvironment, Pause
+from cosim.sim.layer_figures import layer_figures
 from cosim.sim.ledger import Ledger
 from cosim.sim.tape import Tape
 from cosim.sim.wear import WriteStats, collect_wear
@@ -60,6 +61,7 @@ class MethodRun:
     training_writes: np.ndarray = None     # per device, writes during training (setup excluded)
     steady_writes: np.ndarray = None       # per device, writes in the second half of training
     steady_steps: int = 0                  # steps in that second half
+    layers: dict = field(default_factory=dict)       # per analog matrix: mapping, σ, Δw_th, ADC (sim.layer_figures)
     endurance: np.ndarray = None           # per device
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
     write_stats: WriteStats = None         # programming latency per step, verify iterations, faults
@@ -152,6 +154,8 @@ class Trainer:
             self.env.run(until=self._pause)
         self.run.end_ps = self.env.now
         self._collect_wear()
+        if self.rule.analog:
+            self.run.layers = layer_figures(self.matrices, self.hw, self.rule)
         self.run.inference = self._price_inference()   # before retention checks let devices drift
         self._check_retention()
         self.run.wall_s += time.perf_counter() - started
@@ -201,6 +205,10 @@ class Trainer:
 
     # ----- one step -------------------------------------------------------------------------------
     def _train_step(self, step: int):
+        if step and step % self.hw.adc.recalibrate_every == 0:
+            for m in self.matrices.values():
+                if isinstance(m, AnalogMatrix):
+                    m.recalibrate = {"forward": True, "backward": True}
         x, target = self.batches.next()
         tape = self.tape
         tape.phase = "forward"

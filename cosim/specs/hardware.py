@@ -141,6 +141,12 @@ class AdcSpec(Sourced):
                               "scale by the survey fit (see energy_at_bits).")
     full_scale: float = Field(0.125, gt=0, le=1,
                               description="Full-scale current as a fraction of rows·V_read·(g_max-g_min).")
+    calibration: Literal["fixed", "per_layer"] = Field(
+        "per_layer", description="fixed: full_scale for every layer; per_layer: each matrix and direction "
+        "sets its full scale to calibration_headroom x the largest column current of a calibration batch "
+        "(its first batch, then every recalibrate_every training steps).")
+    calibration_headroom: float = Field(1.25, ge=1.0, le=100.0, description="Full scale / calibrated peak current.")
+    recalibrate_every: PositiveInt = Field(50, le=1_000_000, description="Training steps between recalibrations.")
 
     @property
     def energy(self) -> float:
