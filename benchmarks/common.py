@@ -11,14 +11,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, resolve_path, with_overrides
+from cosim.api import DEFAULT_HARDWARE, DEFAULT_WORKLOAD, with_overrides
 from cosim.specs.hardware import load_hardware
 from cosim.specs.workload import load_workload
 
 
 def default_specs(steps: int, workload: str = DEFAULT_WORKLOAD, hardware: str = DEFAULT_HARDWARE):
-    return (with_overrides(load_workload(resolve_path(workload)), steps=steps),
-            load_hardware(resolve_path(hardware)))
+    return (with_overrides(load_workload(workload), steps=steps),
+            load_hardware(hardware))
 
 
 def best_of(repeat: int, fn) -> dict:

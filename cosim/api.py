@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
 from cosim.nn.tasks import load_task
 from cosim.report.provenance import provenance, write_resolved_specs
@@ -17,8 +18,9 @@ from cosim.report.summary import build_summary
 from cosim.sim.checkpoint import Checkpoint, fingerprint
 from cosim.sim.jobs import run_methods
 from cosim.sim.training import MethodRun, Trainer
-from cosim.specs.base import SpecError, resolve_path, resolve_spec
+from cosim.specs.base import SpecError, SpecTypeError, resolve_spec, validation_problems
 from cosim.specs.hardware import HardwareSpec, load_hardware
+from cosim.specs.overrides import OverrideError, apply_overrides
 from cosim.specs.workload import WorkloadSpec, check_methods, load_workload
 
 DEFAULT_WORKLOAD = "workloads/digits_mlp.yaml"
@@ -38,11 +40,30 @@ class RunResult:
     seed_summaries: dict[int, dict] = field(repr=False, default_factory=dict)   # run_seeds: per seed
 
 
-def _as_spec(value, loader, model):
+def _as_spec(value, loader, model, kind: str):
     """A spec object as given, or loaded from a preset name or file path (as the CLI does)."""
     if isinstance(value, model):
         return value
+    if isinstance(value, BaseModel):
+        raise SpecTypeError(f"{kind}: expected a {model.__name__}, a preset name or a file path, "
+                            f"got a {type(value).__name__}")
     return loader(value)
+
+
+def _specs(workload, hardware, overrides=None, methods=None, seed=None, steps=None):
+    """The workload and chip of a run: loaded, with methods/seed/steps and dotted-path overrides."""
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    wl = _as_spec(workload, load_workload, WorkloadSpec, "workload")
+    hw = _as_spec(hardware, load_hardware, HardwareSpec, "hardware")
+    wl, hw = apply_overrides(wl, hw, overrides)
+    for name, value in (("seed", seed), ("steps", steps)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise SpecTypeError(f"{name}: expected an integer, got {value!r}")
+    try:
+        return with_overrides(wl, methods, seed, steps), hw
+    except ValidationError as exc:
+        raise OverrideError("arguments", validation_problems(exc)) from None
 
 
 def with_overrides(workload: WorkloadSpec, methods=None, seed=None, steps=None) -> WorkloadSpec:
@@ -91,15 +112,15 @@ class Checkpointing:
 def run(workload=DEFAULT_WORKLOAD, hardware=DEFAULT_HARDWARE, methods=None, seed=None, steps=None,
         progress: bool = False, chunk_steps: int = 1, fidelity: str | None = None,
         checkpointing: Checkpointing | None = None, source_files: tuple | None = None,
-        jobs: int = 1, blas_threads: int | None = 1) -> RunResult:
+        jobs: int = 1, blas_threads: int | None = 1, set: dict | None = None) -> RunResult:
     """Train `workload` (spec or YAML path) on `hardware` with each method; see RunResult.
     Methods train in `jobs` processes at most (the same results as one), each with its BLAS
     pools limited to `blas_threads` threads (None: as they are; see cosim.sim.jobs).
     `fidelity` ("transaction" or "detailed") overrides the hardware spec's; `checkpointing`
     saves (and with resume, continues from) each method's state; `source_files` (workload path,
-    hardware path) names the files specs passed as objects came from, for the provenance."""
-    wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods, seed, steps)
-    hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    hardware path) names the files specs passed as objects came from, for the provenance;
+    `set` replaces fields by dotted path, e.g. {"hardware.adc.bits": 6} (see cosim.specs.overrides)."""
+    wl, hw = _specs(workload, hardware, set, methods, seed, steps)
     if wl.data is None:
         raise SpecError(workload if isinstance(workload, (str, Path)) else wl.name,
                         [("data", "missing: this workload is shapes-only; train needs data "
@@ -173,14 +194,15 @@ class CostResult:
     estimates: list = field(repr=False, default_factory=list)
 
 
-def cost(workload, hardware=DEFAULT_HARDWARE, methods=None, progress: bool = False) -> CostResult:
+def cost(workload, hardware=DEFAULT_HARDWARE, methods=None, progress: bool = False,
+         set: dict | None = None) -> CostResult:
     """Cost-only estimate of one training step and one inference per method, from layer shapes
-    and update statistics (the workload's `cost_only` section); see cosim.sim.cost_only."""
+    and update statistics (the workload's `cost_only` section); see cosim.sim.cost_only. `set`
+    replaces fields by dotted path, as in `run`."""
     from cosim.report.cost import build_cost_summary
     from cosim.sim.cost_only import CostModel
 
-    wl = with_overrides(_as_spec(workload, load_workload, WorkloadSpec), methods)
-    hw = _as_spec(hardware, load_hardware, HardwareSpec)
+    wl, hw = _specs(workload, hardware, set, methods)
     model = CostModel(wl, hw)
     estimates = []
     with _progress(progress, wl, total=1) as advance:

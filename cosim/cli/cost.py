@@ -17,10 +17,24 @@ HELP = ("Cost-only estimate: energy, latency, writes and tiles of one training s
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("workload", help="workload YAML with a cost_only section (data may be omitted)")
     add_cost_options(parser)
+    add_set_option(parser)
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """--set PATH=VALUE (repeatable), shared by `cosim run` and `cosim cost`."""
+    parser.add_argument("--set", action="append", metavar="PATH=VALUE",
+                        help="replace a field by dotted path, e.g. --set hardware.adc.bits=6 --set "
+                             "workload.training.learning_rate=0.05 (VALUE is YAML: 40 uS, [64, 10], null)")
+
+
+def overrides(args: argparse.Namespace) -> dict | None:
+    """The --set assignments as {dotted path: value}; OverrideError for a malformed one."""
+    from cosim.specs.overrides import parse_assignment
+    return dict(parse_assignment(text) for text in args.set) if getattr(args, "set", None) else None
 
 
 def add_cost_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared with `cosim run --cost-only`."""
+    """Options shared with `cosim run --cost-only` (which adds --set itself)."""
     parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML or preset name, e.g. pcm (default {DEFAULT_HARDWARE})")
     parser.add_argument("--methods", help="comma-separated update rules, e.g. bp_open_loop,eapu")
     parser.add_argument("--json", action="store_true", help="print cost.json to stdout instead of the table")
@@ -61,7 +75,8 @@ def run_command(args: argparse.Namespace) -> int:
         workload = with_update_scale(workload, args.update_scale)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     try:
-        result = cost(workload, hardware, methods=methods, progress=not (args.quiet or args.json))
+        result = cost(workload, hardware, methods=methods, progress=not (args.quiet or args.json),
+                      set=overrides(args))
     except ValueError as exc:  # an unknown or unsupported method name
         raise UsageError(f"{'--methods' if methods else f'{args.workload}: methods'}: {exc}") from None
     if args.out:

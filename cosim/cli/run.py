@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cosim.api import (DEFAULT_HARDWARE, DEFAULT_OUT, DEFAULT_WORKLOAD, Checkpointing, run, run_seeds,
                        write_outputs)
+from cosim.cli.cost import add_set_option, overrides
 from cosim.sim.checkpoint import CheckpointError
 from cosim.sim.jobs import default_jobs
 from cosim.specs.hardware import load_hardware
@@ -22,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hardware", default=DEFAULT_HARDWARE, help=f"chip spec YAML or preset name, e.g. pcm (default {DEFAULT_HARDWARE})")
     parser.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}/<workload name>; git-ignored. Committed "
                         "references in reports/ are written only by scripts/regenerate_reports.sh)")
+    add_set_option(parser)
     parser.add_argument("--seed", type=int, help="override the workload's seed")
     parser.add_argument("--seeds", help="several training seeds, e.g. 0,1,2: mean and 95 %% confidence "
                         "interval per method in summary.json and the report (each seed's summary in OUT/seeds/)")
@@ -76,7 +78,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         options = dict(methods=methods, steps=args.steps, progress=not args.quiet, fidelity=args.fidelity,
                        checkpointing=checkpointing, source_files=(args.workload, args.hardware),
-                       jobs=args.jobs, blas_threads=args.blas_threads)
+                       jobs=args.jobs, blas_threads=args.blas_threads, set=overrides(args))
         result = (run_seeds(workload, hardware, seeds, **options) if seeds
                   else run(workload, hardware, seed=args.seed, **options))
     except ValueError as exc:  # a bad override, e.g. an unknown method name

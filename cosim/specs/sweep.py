@@ -24,6 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from cosim.specs.base import (FrozenSpec, PositiveInt, SpecError, load_spec, read_yaml, resolve_path,
                               resolve_spec, validate_mapping)
 from cosim.specs.hardware import HardwareSpec, resolve_extends
+from cosim.specs.overrides import set_path
 from cosim.specs.provenance import config_hash
 from cosim.specs.workload import WorkloadSpec, check_methods
 
@@ -278,15 +279,10 @@ class _PointBuilder:
         if name == "methods":
             raw["workload"]["methods"] = [m.strip() for m in value.split(",")] if isinstance(value, str) else value
             return
-        *parents, leaf = name.split(".")
-        node = raw
-        for depth, part in enumerate(parents):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                self._fail(name, f"{'.'.join(parents[:depth + 1])} is not a mapping; cannot set {leaf!r} below it")
-        node[leaf] = value
-        if isinstance(node.get("sources"), dict) and leaf in node["sources"]:
-            node["sources"][leaf] = f"sweep {self.spec.name}: {self.sections.get(name, name)}"
+        try:
+            set_path(raw, name, value, note=f"sweep {self.spec.name}: {self.sections.get(name, name)}")
+        except ValueError as exc:
+            self._fail(name, str(exc))
 
     def _validate(self, model, data: dict, kind: str, values: dict, index: int, seed: int):
         try:
