@@ -78,3 +78,12 @@ def test_data_set_construction_is_fast():
     start = time.perf_counter()
     images.denoising_pairs("train", 3000, np.random.default_rng(4), patch=40)
     assert time.perf_counter() - start < 2.0
+
+
+def test_sr_bicubic_input_feeds_the_upsampled_patch_and_scores_it_as_the_baseline():
+    from cosim.nn.tasks import load_task
+    from cosim.specs.workload import DataSpec
+    data = DataSpec(dataset="sr_x2", patch=16, train_patches=4, test_patches=3, sr_input="bicubic")
+    task = load_task(data, (1, 16, 16))
+    assert task.x_train.shape == (4, 1, 16, 16) and task.x_test.shape == task.y_test.shape
+    assert task.baseline == task.scores(task.x_test)

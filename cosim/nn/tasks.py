@@ -61,7 +61,9 @@ def load_task(data, input_shape: tuple[int, ...]) -> Task:
     else:
         pairs = [images.super_resolution_pairs(split, count, rng, patch=data.patch, scale=2)
                  for split, count in (("train", data.train_patches), ("test", data.test_patches))]
-        reference_input = bicubic_upsample(pairs[1][0], 2)
+        if data.sr_input == "bicubic":
+            pairs = [(bicubic_upsample(low, 2), high) for low, high in pairs]
+        reference_input = pairs[1][0] if data.sr_input == "bicubic" else bicubic_upsample(pairs[1][0], 2)
     (x_tr, y_tr), (x_te, y_te) = pairs
     return Task(data.dataset, x_tr, y_tr, x_te, y_te, "test_psnr_db",
                 baseline=image_scores(y_te, reference_input))

@@ -24,13 +24,17 @@ class DataSpec(FrozenSpec):
     test_patches: PositiveInt = Field(64, le=100_000, description="Images: test patches drawn.")
     noise_sigma: float = Field(25.0 / 255.0, gt=0.0, le=1.0,
                                description="denoise: std of the additive Gaussian noise (images in [0, 1]).")
+    sr_input: Literal["low", "bicubic"] = Field(
+        "low", description="sr_x2: the network's input, the low-resolution patch (e.g. ESPCN, which "
+                           "upsamples itself) or its bicubic x2 upsampling (a same-size network that "
+                           "learns a residual over bicubic, as VDSR / DnCNN-3).")
 
     @property
     def input_nonnegative(self) -> bool:
         """True when every network input value is >= 0 (digits pixels, the [0, 1] low-resolution
         patches of sr_x2), so a first-layer MVM needs only a positive input phase; denoise inputs
         carry unclipped Gaussian noise and are signed. cosim.nn.tasks.Task checks it on the arrays."""
-        return self.dataset in ("digits", "sr_x2")
+        return self.dataset in ("digits", "sr_x2")   # bicubic upsampling is clipped to [0, 1]
 
 
 class MappingSpec(FrozenSpec):
@@ -153,7 +157,8 @@ def data_mismatch(data: DataSpec, arch) -> str | None:
     scale = 2 if data.dataset == "sr_x2" else 1
     if p % scale:
         return f"patch {p} is not a multiple of the scale {scale}"
-    want_in, want_out = (1, p // scale, p // scale), (1, p, p)
+    side_in = p if data.dataset == "denoise" or data.sr_input == "bicubic" else p // scale
+    want_in, want_out = (1, side_in, side_in), (1, p, p)
     if tuple(arch.input_shape) != want_in or tuple(arch.output_shape) != want_out or arch.loss != "mse":
         return (f"{data.dataset} with patch {p} needs input {want_in}, output {want_out} and an mse "
                 f"loss; {arch.name} has {tuple(arch.input_shape)} -> {tuple(arch.output_shape)}, "

@@ -1,0 +1,119 @@
+"""`python -m benchmarks.step_time`: CPU seconds per training step of every method on the digits
+MLP and on the paper's denoising DnCNN, on this code, on a baseline revision of the code (same
+machine, same run) and for bare FP32 numpy training of the same network; one JSON line each.
+
+Each measurement runs in a fresh process (so its peak resident memory is its own) with one BLAS
+thread; a step's time is taken between the trainer's progress callbacks, leaving out the setup
+(initial programming), the first step and the last (which carries the final evaluation); no
+intermediate evaluation runs. The baseline runs from a detached git worktree of `--baseline`
+(default c76999f, the code before the fast kernel) under /tmp. Bare FP32: the loops of
+benchmarks.overhead (a float32 numpy MLP; cosim's layers on float32 matrices for the DnCNN).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = {"mlp": ("workloads/digits_mlp.yaml", 300), "denoise": ("workloads/eapu_paper_denoise.yaml", 8)}
+METHODS = ["ideal", "bp_open_loop", "write_verify", "eapu"]
+
+# Runs in the child process; uses only API present in the baseline too.
+CHILD = r"""
+import json, resource, sys, time
+from cosim.api import with_overrides
+from cosim.specs.base import resolve_path
+from cosim.specs.hardware import load_hardware
+from cosim.specs.workload import load_workload
+from cosim.nn.tasks import load_task
+from cosim.sim.training import Trainer
+path, method, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+wl = with_overrides(load_workload(resolve_path(path)), steps=steps, methods=[method])
+training = {"eval_every": 10 ** 6}
+if "retention_checks" in type(wl.training).model_fields:
+    training["retention_checks"] = []
+wl = wl.model_copy(update={"training": wl.training.model_copy(update=training)})
+hw = load_hardware(resolve_path("hardware_specs/rram_180nm.yaml"))
+task = load_task(wl.data, wl.network.build().input_shape)
+trainer = Trainer(method, wl, hw, task)
+marks = []
+trainer.progress = lambda: marks.append((time.process_time(), time.perf_counter()))
+trainer.train()
+n = len(marks) - 2
+print(json.dumps({"cpu_s_per_step": (marks[-2][0] - marks[0][0]) / n,
+                  "wall_s_per_step": (marks[-2][1] - marks[0][1]) / n,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(code_root: Path, workload: str, method: str, steps: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(code_root), "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", CHILD, workload, method, str(steps)], cwd=code_root,
+                          env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def baseline_tree(rev: str) -> Path:
+    """A detached worktree of `rev` under /tmp (made once)."""
+    tree = Path("/tmp") / f"cosim-baseline-{rev}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev],
+                       check=True, capture_output=True)
+    return tree
+
+
+def bare_fp32_s_per_step(case: str, steps: int) -> float:
+    """CPU seconds per step of the bare FP32 loop of benchmarks.overhead for the same network."""
+    from benchmarks.common import default_specs
+    from benchmarks.overhead import bare_layers, bare_numpy_mlp
+    from cosim.nn.tasks import load_task
+
+    workload, _ = CASES[case]
+    wl, _ = default_specs(steps, workload)
+    wl = wl.model_copy(update={"training": wl.training.model_copy(update={"eval_every": 10 ** 6})})
+    task = load_task(wl.data, wl.network.build().input_shape)
+    t = wl.training
+    started = time.process_time()
+    if case == "mlp":
+        bare_numpy_mlp(list(wl.network.params.widths), task, steps, t.batch_size, t.learning_rate,
+                       10 ** 6, wl.seed)
+    else:
+        bare_layers(wl, task)
+    return (time.process_time() - started) / steps
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="mlp,denoise")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--baseline", default="c76999f", help="git revision to compare with ('' to skip)")
+    parser.add_argument("--mlp-steps", type=int, default=CASES["mlp"][1])
+    parser.add_argument("--denoise-steps", type=int, default=CASES["denoise"][1])
+    args = parser.parse_args(argv)
+    from benchmarks.common import emit
+
+    base = baseline_tree(args.baseline) if args.baseline else None
+    for case in args.cases.split(","):
+        workload = CASES[case][0]
+        steps = args.mlp_steps if case == "mlp" else args.denoise_steps
+        bare = bare_fp32_s_per_step(case, steps)
+        for method in args.methods.split(","):
+            now = measure(ROOT, workload, method, steps)
+            record = {"benchmark": "step_time", "case": case, "workload": workload, "method": method,
+                      "steps": steps, **now, "bare_fp32_cpu_s_per_step": bare,
+                      "ratio_to_bare_fp32": now["cpu_s_per_step"] / bare}
+            if base is not None:
+                then = measure(base, workload, method, steps)
+                record.update({"baseline_rev": args.baseline, "baseline": then,
+                               "speedup_cpu": then["cpu_s_per_step"] / now["cpu_s_per_step"]})
+            emit(record)
+
+
+if __name__ == "__main__":
+    main()
