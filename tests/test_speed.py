@@ -51,12 +51,14 @@ def test_noiseless_bit_serial_product_equals_quantised_input_product():
     assert np.allclose(m.matmul(x), xq @ w, rtol=1e-5, atol=1e-5)
 
 
-def test_digit_plane_keeps_only_vectors_with_a_nonzero_digit():
+def test_digit_planes_keep_only_vectors_with_a_nonzero_digit():
     codes = np.array([[0, 0], [1, 2], [0, 2], [3, 0]], dtype=np.uint8)
-    plane, drive, active = np.empty((4, 2), np.float32), np.zeros(2), np.empty(4, np.intp)
-    n = adc_kernel.digit_plane(codes, 1, 1, plane, drive, active)    # bit 1
-    assert n == 3 and active[:n].tolist() == [1, 2, 3]
-    assert plane[:n].tolist() == [[0, 1], [0, 1], [1, 0]] and drive.tolist() == [1, 2]
+    for use_numba in {False, numba is not None}:
+        plane, drive = np.empty((8, 2), np.float32), np.zeros(2)
+        vec, slc = np.empty(8, np.intp), np.empty(8, np.intp)
+        n = adc_kernel.digit_planes(codes, 1, 2, plane, drive, vec, slc, use_numba=use_numba)
+        assert n == 5 and vec[:n].tolist() == [1, 3, 1, 2, 3] and slc[:n].tolist() == [0, 0, 1, 1, 1]
+        assert plane[:n].tolist() == [[1, 0], [1, 0], [0, 1], [0, 1], [1, 0]] and drive.tolist() == [3, 2]
 
 
 def test_counter_normals_are_standard_normal_and_independent_of_order():

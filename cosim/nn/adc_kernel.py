@@ -1,12 +1,13 @@
 """The inner loop of an analog MVM: bit-slice planes, read noise, ADC conversion and shift-add.
 
-One tile-row block of one input phase is computed slice by slice and in chunks of `CHUNK`
-vectors, so every buffer is small (a chunk's digit plane is CHUNK x rows float32) and nothing
-GB-sized is ever built. Per chunk and slice:
+One tile-row block of one input phase is computed in chunks of vectors whose digit planes for
+all slices together have PLANE_ROWS rows (float32), so every buffer is small and nothing GB-sized
+is ever built. Per chunk:
 
-  1. `digit_plane`: digit d = (code >> shift) & mask of every input (small unsigned integer codes,
-     never int64/float64), written as float32 rows of a compact plane that keeps only the vectors
-     with at least one non-zero digit in the block, and Σ d² per row (the drive, for the energy);
+  1. `digit_planes`: digit d = (code >> shift) & mask of every input and slice (small unsigned
+     integer codes, never int64/float64), written as float32 rows of a compact plane that keeps
+     only the (vector, slice) pairs with at least one non-zero digit in the block, and Σ d² per
+     row (the drive, for the energy);
   2. one float32 BLAS product plane @ [W | σ²] gives each column's current and read-noise
      variance (1-bit digits: d² = d, so one product serves both);
   3. `adc_accumulate`: current + σ·z, ADC code k = clip(rint(current / lsb), k_min, k_max),
@@ -29,7 +30,7 @@ import numpy as np
 from cosim.nn import noise
 from cosim.nn.jit import jit, numba as jit_numba
 
-CHUNK = 2048   # vectors per chunk: sized to cache; results do not depend on it
+PLANE_ROWS = 4096   # rows (vector x slice) of a chunk's digit planes: sized to cache; results do not depend on it
 
 USE_NUMBA = jit_numba is not None   # the switch the wrappers below consult (tests flip it)
 
@@ -59,58 +60,63 @@ def _quantise_py(x, factor, out):
 
 
 # ----- numpy versions ---------------------------------------------------------------------------
-def _digit_plane_np(codes, shift, mask, plane, drive, active):
-    digits = (codes >> codes.dtype.type(shift)) & codes.dtype.type(mask)
-    rows = np.flatnonzero(digits.any(axis=1))
-    n = rows.size
-    plane[:n] = digits[rows]
-    active[:n] = rows
-    drive += (digits.sum(axis=0, dtype=np.float64) if mask == 1
-              else np.square(digits, dtype=np.float64).sum(axis=0))
+def _digit_planes_np(codes, bits, slices, mask, plane, drive, vec, slc):
+    n = 0
+    for s in range(slices):
+        digits = (codes >> codes.dtype.type(s * bits)) & codes.dtype.type(mask)
+        rows = np.flatnonzero(digits.any(axis=1))
+        plane[n:n + rows.size] = digits[rows]
+        vec[n:n + rows.size], slc[n:n + rows.size] = rows, s
+        n += rows.size
+        drive += (digits.sum(axis=0, dtype=np.float64) if mask == 1
+                  else np.square(digits, dtype=np.float64).sum(axis=0))
     return n
 
 
-def _adc_accumulate_np(current, variance, key, offset, active, lsb, params, acc, row, scratch):
-    k_min, k_max, weight = params
+def _adc_accumulate_np(current, variance, key, n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch):
+    k_min, k_max = bounds
     if variance.shape[0]:
         cols = current.shape[1]
-        counters = (np.uint64(offset) + (active.astype(np.uint64) * np.uint64(cols))[:, None]
-                    + np.arange(cols, dtype=np.uint64))
+        first = (slc.astype(np.uint64) * np.uint64(n_all) + np.uint64(start) + vec.astype(np.uint64)) * np.uint64(cols)
+        counters = first[:, None] + np.arange(cols, dtype=np.uint64)
         current = current + np.sqrt(variance) * noise.normals(key, counters).astype(acc.dtype)
     clipped = 0
     if lsb.shape[0]:
         codes = np.rint(current / lsb)
         clipped = int(np.count_nonzero((codes < k_min) | (codes > k_max)))
         current = np.minimum(np.maximum(codes, k_min), k_max)
-    acc[active] += weight * current
+    np.add.at(acc, vec, weights[slc][:, None] * current)    # a vector recurs once per slice
     return clipped
 
 
 # ----- numba versions ---------------------------------------------------------------------------
-def _digit_plane_py(codes, shift, mask, plane, drive, active):
+def _digit_planes_py(codes, bits, slices, mask, plane, drive, vec, slc):
     n = 0
-    for i in range(codes.shape[0]):
-        seen = 0
-        for r in range(codes.shape[1]):
-            d = (codes[i, r] >> shift) & mask
-            plane[n, r] = d
-            drive[r] += d * d
-            seen |= d
-        if seen:            # otherwise row n is overwritten by the next vector
-            active[n] = i
-            n += 1
+    for s in range(slices):
+        shift = s * bits
+        for i in range(codes.shape[0]):
+            seen = 0
+            for r in range(codes.shape[1]):
+                d = (codes[i, r] >> shift) & mask
+                plane[n, r] = d
+                drive[r] += d * d
+                seen |= d
+            if seen:            # otherwise row n is overwritten by the next vector
+                vec[n], slc[n] = i, s
+                n += 1
     return n
 
 
-def _adc_accumulate_py(current, variance, key, offset, active, lsb, params, acc, row, scratch):
-    k_min, k_max, weight = params[0], params[1], params[2]
+def _adc_accumulate_py(current, variance, key, n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch):
+    k_min, k_max = bounds[0], bounds[1]
     noisy, quantised = variance.shape[0] > 0, lsb.shape[0] > 0
     cols = current.shape[1]
     clipped = 0
     for j in range(current.shape[0]):      # branch-free inner loops over columns (SIMD)
-        out, value = acc[active[j]], current[j]
+        out, value, weight = acc[vec[j]], current[j], weights[slc[j]]
         if noisy:
-            _fill_normals(key, offset + np.uint64(active[j]) * np.uint64(cols), row, scratch)
+            first = (np.uint64(slc[j]) * np.uint64(n_all) + np.uint64(start) + np.uint64(vec[j])) * np.uint64(cols)
+            _fill_normals(key, first, row, scratch)
             var = variance[j]
             for c in range(cols):
                 row[c] = value[c] + np.sqrt(var[c]) * row[c]
@@ -129,32 +135,36 @@ def _adc_accumulate_py(current, variance, key, offset, active, lsb, params, acc,
 
 
 _fill_normals = noise.fill_normals_jit        # numba resolves it when compiling the kernel
-_digit_plane = jit(_digit_plane_py) or _digit_plane_np
+_digit_planes = jit(_digit_planes_py) or _digit_planes_np
 _adc_accumulate = jit(_adc_accumulate_py) or _adc_accumulate_np
 _quantise_nb = jit(_quantise_py)
 
 
-def digit_plane(codes, shift: int, mask: int, plane, drive, active, use_numba: bool | None = None) -> int:
-    """Write digits (codes >> shift) & mask of the vectors with any non-zero digit into
-    plane[:n] (float32) and their indices into active[:n]; add Σ digit² per row to drive
-    (float64); return n."""
-    fn = _digit_plane if (USE_NUMBA if use_numba is None else use_numba) else _digit_plane_np
-    return fn(codes, shift, mask, plane, drive, active)
+def digit_planes(codes, bits: int, slices: int, plane, drive, vec, slc, use_numba: bool | None = None) -> int:
+    """For each slice s < `slices` and vector i of `codes` (N, rows) whose digits
+    (codes >> s·bits) & (2^bits - 1) are not all zero, one row of plane[:n] (float32) holding
+    them, with vec[k] = i and slc[k] = s; adds Σ digit² per row to drive (float64); returns n.
+    plane, vec and slc need slices · N rows."""
+    fn = _digit_planes if (USE_NUMBA if use_numba is None else use_numba) else _digit_planes_np
+    return fn(codes, bits, slices, 2 ** bits - 1, plane, drive, vec, slc)
 
 
-def adc_accumulate(current, variance, key, offset: int, active, lsb, k_min: float, k_max: float,
-                   weight: float, acc, use_numba: bool | None = None) -> int:
-    """acc[active] += weight · ADC(current + sqrt(variance) · z) for each active vector and
-    column; returns the number of clipped conversions. z is the standard normal
-    noise.normal_at(key, offset + active · columns + column), so the draws do not depend on
-    chunking or on which vectors are skipped.
+def adc_accumulate(current, variance, key, n_all: int, start: int, vec, slc, lsb, k_min: float,
+                   k_max: float, slice_weights, acc, use_numba: bool | None = None) -> int:
+    """acc[vec[j]] += slice_weights[slc[j]] · ADC(current[j] + sqrt(variance[j]) · z) for each
+    row j (a vector of a slice) and column; returns the number of clipped conversions. z is the
+    standard normal noise.normal_at(key, ((slice · n_all + start + vector) · columns + column)),
+    so the draws depend neither on chunking nor on which vectors are skipped (`start`: the
+    chunk's first vector among the `n_all` of the product).
 
     current, variance: (n, columns) float arrays (variance with 0 rows: noiseless);
-    lsb: (columns,) ADC step per column in current units (0 entries: an ideal ADC, no rounding or
-    clipping), k_min/k_max: the lowest/highest ADC code; weight: the slice's digit significance.
+    lsb: (columns,) ADC step per column in current units (empty: an ideal ADC, no rounding or
+    clipping), k_min/k_max: the lowest/highest ADC code; slice_weights: each slice's digit
+    significance.
     """
     fn = _adc_accumulate if (USE_NUMBA if use_numba is None else use_numba) else _adc_accumulate_np
-    params = np.array([k_min, k_max, weight], dtype=acc.dtype)   # in the accumulator's precision
+    bounds = np.array([k_min, k_max], dtype=acc.dtype)             # in the accumulator's precision
+    weights = np.asarray(slice_weights, dtype=acc.dtype)
     row = np.empty(current.shape[1], dtype=acc.dtype)             # one vector's noise draws
     scratch = np.empty(current.shape[1], dtype=np.bool_)
-    return fn(current, variance, np.uint64(key), np.uint64(offset), active, lsb, params, acc, row, scratch)
+    return fn(current, variance, np.uint64(key), n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch)

@@ -20,7 +20,7 @@ import numpy as np
 
 from cosim.devices.array import DeviceArray
 from cosim.devices.tile_map import TileMap
-from cosim.nn.adc_kernel import CHUNK, adc_accumulate, digit_plane, quantise
+from cosim.nn.adc_kernel import PLANE_ROWS, adc_accumulate, digit_planes, quantise
 from cosim.nn.records import HostMatmul, MvmOp
 from cosim.specs.hardware import HardwareSpec
 
@@ -201,30 +201,32 @@ class AnalogMatrix:
         key = int(self.rng.integers(2 ** 63)) if noisy else 0   # this block's read-noise stream
         acc = np.zeros((n_all, cols), dtype=w.dtype)
         drive = np.zeros(rows)
-        plane = np.empty((min(CHUNK, inputs.shape[0]), rows), dtype=w.dtype)
-        active = np.empty(plane.shape[0], dtype=np.intp)
-        for start in range(0, inputs.shape[0], CHUNK):
-            chunk = inputs[start:start + CHUNK]
-            for s in range(dac.slices):
-                if sliced:
-                    n = digit_plane(chunk, s * dac.bits, digit_max, plane, drive, active)
-                    p, act = plane[:n], active[:n]
-                else:
-                    p, act = chunk, np.arange(chunk.shape[0])
-                    drive += np.square(p).sum(axis=0)
-                product = p @ weights
-                current = product[:, :cols]
-                if noisy:
-                    var = product[:, cols:] if one_product else np.square(p) @ variance
-                else:
-                    var = np.empty((0, cols), dtype=w.dtype)
-                clipped = adc_accumulate(
-                    current, var, key, (s * n_all + start) * cols, act, lsb, -k_max, k_max,
-                    (digit_max + 1) ** s, acc[start:start + CHUNK])
-                self.clipped_conversions += clipped
-                if self.record:
-                    self.adc_stats[direction]["clipped"] += clipped
-                    self.adc_stats[direction]["conversions"] += current.size
+        chunk_size = max(PLANE_ROWS // dac.slices, 1)
+        plane = np.empty((min(chunk_size, n_all) * dac.slices, rows), dtype=w.dtype)
+        vec, slc = np.empty(plane.shape[0], dtype=np.intp), np.zeros(plane.shape[0], dtype=np.intp)
+        slice_weights = (digit_max + 1.0) ** np.arange(dac.slices)
+        for start in range(0, n_all, chunk_size):
+            chunk = inputs[start:start + chunk_size]
+            if sliced:
+                n = digit_planes(chunk, dac.bits, dac.slices, plane, drive, vec, slc)
+                p = plane[:n]
+            else:
+                p, n = chunk, chunk.shape[0]
+                vec[:n] = np.arange(n)
+                drive += np.square(p).sum(axis=0)
+            product = p @ weights
+            current = product[:, :cols]
+            if noisy:
+                var = product[:, cols:] if one_product else np.square(p) @ variance
+            else:
+                var = np.empty((0, cols), dtype=w.dtype)
+            clipped = adc_accumulate(
+                current, var, key, n_all, start, vec[:n], slc[:n], lsb, -k_max, k_max, slice_weights,
+                acc[start:start + chunk_size])
+            self.clipped_conversions += clipped
+            if self.record:
+                self.adc_stats[direction]["clipped"] += clipped
+                self.adc_stats[direction]["conversions"] += current.size
         partial = acc * lsb if lsb.size else acc
         g_siemens = g_pair * self.hw.device.g_range
         drive /= digit_max ** 2                 # row drive amplitude², a fraction of V_read²
