@@ -1,5 +1,8 @@
 """One registry per plug-in kind (cosim.registry): a rule or a device behaviour registered in one
 place is known to workload validation, the training core and cost-only mode; seeds follow names."""
+import os
+import subprocess
+import sys
 import typing
 import zlib
 from contextlib import contextmanager
@@ -7,7 +10,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import cosim.api as api
-from tests.conftest import hardware, workload
+from tests.conftest import ROOT, hardware, workload
 from cosim.hardware.registry import CONTROLLERS
 from cosim.registry import BEHAVIOURS, RULES, register_behaviour, register_rule
 from cosim.rules import RuleContext, WritePlan, make_rule
@@ -130,3 +133,56 @@ def test_a_behaviour_registered_once_is_a_valid_device_model():
 def test_a_name_registered_twice_by_different_plug_ins_is_refused():
     with pytest.raises(ValueError, match="registered twice"):
         register_rule("eapu", plan_modes=("open_loop",), stateless=True)(_SignOnce)
+
+
+NEW_RULE_FILE = '''
+import numpy as np
+from pydantic import Field
+
+from cosim.registry import register_rule
+from cosim.rules.plan import WritePlan
+from cosim.specs.base import FrozenSpec
+
+
+class HalvingParams(FrozenSpec):
+    scale: float = Field(0.5, gt=0.0, le=1.0)
+
+
+class HalvingRule:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def plan(self, delta_w, ctx, rng):
+        flat = delta_w.ravel()
+        cells = np.flatnonzero(flat)
+        return WritePlan("open_loop", cells, self.scale * flat[cells], value_bits=ctx.weight_bits)
+
+
+@register_rule("halving", plan_modes=("open_loop",), stateless=True, params=HalvingParams)
+def halving(params):
+    return HalvingRule(params.scale)
+'''
+
+CHECK_NEW_RULE = '''
+import sys
+import cosim.rules
+cosim.rules.__path__.append(sys.argv[1])     # as if halving.py were saved in cosim/rules/
+import cosim.api as api
+from tests.conftest import hardware, workload
+from cosim.specs.workload import WorkloadSpec
+from cosim.sim.cost_only import cost_only_methods
+raw = workload(steps=2).model_dump()
+wl = WorkloadSpec.model_validate({**raw, "methods": ["halving"], "rules": {"halving": {"scale": 0.25}}})
+assert wl.rules.halving.scale == 0.25 and "halving" in cost_only_methods()
+run = api.run(wl, hardware()).summary["methods"]["halving"]
+assert run["writes"]["cell_writes"] > 0
+print("ok")
+'''
+
+
+def test_a_new_rule_file_with_parameters_is_all_it_takes(tmp_path):
+    """One new module in the rules package: its name, its `rules:` section and its training."""
+    (tmp_path / "halving.py").write_text(NEW_RULE_FILE)
+    out = subprocess.run([sys.executable, "-c", CHECK_NEW_RULE, str(tmp_path)], cwd=ROOT, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
