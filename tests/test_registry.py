@@ -155,7 +155,7 @@ class HalvingRule:
     def plan(self, delta_w, ctx, rng):
         flat = delta_w.ravel()
         cells = np.flatnonzero(flat)
-        return WritePlan("open_loop", cells, self.scale * flat[cells], value_bits=ctx.weight_bits)
+        return [WritePlan("open_loop", cells, self.scale * flat[cells], value_bits=ctx.weight_bits)]
 
 
 @register_rule("halving", plan_modes=("open_loop",), stateless=True, params=HalvingParams)

@@ -1,7 +1,7 @@
 """Update rules. A rule turns a desired ΔW into a list of WritePlans (one per target matrix and
-write mode); it never touches SimPy. Each rule registers itself in its own module with @cosim.registry.register_rule (name,
-plan modes, stateless or not, parameter section, default or not): a new rule is one new module
-in this package and nothing else."""
+write mode); it never touches SimPy. Each rule registers itself in its own module with
+@cosim.registry.register_rule (name, plan modes, stateless or not, parameter section, default
+or not): a new rule is one new module in this package and nothing else."""
 from __future__ import annotations
 
 from cosim.registry import RULES
