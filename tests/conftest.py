@@ -27,6 +27,10 @@ def hardware(**sections) -> HardwareSpec:
     return HardwareSpec.model_validate(raw)
 
 
+# The default chip without its activation buffer and near-array unit (rram_180nm_host_centric).
+HOST_CENTRIC = dict(buffer=None, near_array=None)
+
+
 def ideal_hardware() -> HardwareSpec:
     return hardware(device=NOISELESS_DEVICE, dac={"bits": None, "input_bits": None},
                     adc={"bits": None}, write_verify={"tolerance": 0.0})

@@ -44,8 +44,21 @@ def _tile_parts(detailed):
     return drive
 
 
+def _buffer(env, costs, ledger):
+    from cosim.hardware.buffer import ActivationBuffer
+    buffer = ActivationBuffer(env, costs, ledger)
+    return [buffer.access("forward_out", 2048), buffer.access("backward_in", 512), buffer.access("write_plan", 64)]
+
+
+def _near_array(env, costs, ledger):
+    from cosim.hardware.near_array import NearArrayUnit
+    unit = NearArrayUnit(env, costs, ledger)
+    return [unit.compute("weight_gradient", 4096, 0), unit.compute("update_rule", 0, 64, 64),
+            unit.compute("forward", 0, 640)]
+
+
 # Component class name -> driver(env, costs, ledger) -> events. Every registered one needs a driver.
-DRIVERS = {"Host": _host, "HostBus": _bus, "Tile": _tile_parts(False), "DACBank": _tile_parts(False),
+DRIVERS = {"Host": _host, "HostBus": _bus, "ActivationBuffer": _buffer, "NearArrayUnit": _near_array, "Tile": _tile_parts(False), "DACBank": _tile_parts(False),
            "ADCBank": _tile_parts(False)}
 
 
@@ -154,8 +167,8 @@ def test_phases_and_rings_partition_the_total(small_run):
         for ring in RINGS:   # the phase x ring table's columns are the rings of by_action
             assert sum(r[ring] for r in energy["by_phase_ring"].values()) == pytest.approx(rings[ring], rel=1e-12, abs=1e-30)
     bp = small_run.summary["methods"]["bp_open_loop"]["energy_j"]["by_phase_ring"]
-    assert bp["weight_gradient"]["host"] > 0 and bp["update.programming"]["array"] > 0
-    assert bp["update.traffic"]["link"] > 0 and bp["forward"]["converters"] > 0
+    assert bp["weight_gradient"]["chip"] > 0 and bp["update.programming"]["array"] > 0
+    assert bp["update.traffic"]["chip"] > 0 and bp["forward"]["converters"] > 0 and bp["forward"]["link"] > 0
     wv = small_run.summary["methods"]["write_verify"]["energy_j"]["by_phase"]
     assert wv["update.verify"] > 0
 
@@ -184,3 +197,33 @@ def test_write_path_prices_lines_per_row_slot_and_pulse_and_the_supply_loss(fide
     assert acts.loc["line_charge", "energy_j"] == pytest.approx(slots * 32 * c * 1.5 ** 2 + pulses * 16 * c * vw ** 2)
     cell = acts.loc["program_pulse", "energy_j"]
     assert acts.loc["write_supply_loss", "energy_j"] == pytest.approx(cell + pulses * 16 * c * vw ** 2)  # 1/0.5 - 1
+
+
+def _step_traffic(hw, steps=2):
+    import cosim.api as api
+    from tests.conftest import workload
+    run = api.run(workload(steps=steps, methods=("bp_open_loop",)), hw).runs[0]
+    tx = run.ledger.transactions()
+    return tx[tx.step >= 0].groupby(["kind", "op"]).size()
+
+
+def test_activations_stay_in_the_buffer_when_they_fit_and_cross_the_link_when_not():
+    fits = _step_traffic(hardware())
+    assert fits[("bus", "forward_data")] == 2 and ("bus", "forward_in") not in fits
+    assert fits[("buffer", "forward_in")] > 0 and fits[("buffer", "write_plan")] > 0
+    assert ("host", "weight_gradient") not in fits and fits[("near_array", "weight_gradient")] > 0
+    spills = _step_traffic(hardware(buffer={"capacity": "1 KB"}))
+    assert ("buffer", "forward_in") not in spills and spills[("bus", "forward_in")] > 0
+    host_centric = _step_traffic(hardware(buffer=None, near_array=None))
+    assert host_centric[("bus", "write_plan")] > 0 and host_centric[("host", "weight_gradient")] > 0
+
+
+def test_dense_plans_send_no_addresses_and_sparse_plans_do():
+    hw = hardware(buffer=None, near_array=None)
+    rng = np.random.default_rng(0)
+    matrix = AnalogMatrix("m", rng.uniform(-0.5, 0.5, (8, 4)), hw, 1.0, rng)
+    chip = Chip(simpy.Environment(), hw, Ledger(), {"m": matrix})
+    dense = WritePlan("open_loop", np.arange(32), np.zeros(32), value_bits=16)
+    sparse = WritePlan("open_loop", np.arange(5), np.zeros(5), value_bits=16)
+    assert chip.plan_bits(dense, 32) == 32 * 16
+    assert chip.plan_bits(sparse, 32) == 5 * (16 + hw.bus.address_bits)

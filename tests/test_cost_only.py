@@ -203,7 +203,7 @@ def test_cost_command_json_and_files(tmp_path, capsys):
     assert set(summary["methods"]) == {"bp_open_loop", "eapu"}
     assert summary == json.loads((out / "cost.json").read_text())
     ratios = summary["chip_vs_gpu"]["eapu"]["h200"]
-    assert ratios["chip"] > ratios["chip_bus"] > ratios["chip_bus_host"] > 0
+    assert ratios["chip"] > ratios["chip_bus"] >= ratios["chip_bus_host"] > 0   # the default chip's host idles
     assert "| eapu |" in (out / "cost.md").read_text()
     wear = {m: summary["methods"][m]["wear"]["steps_to_median_endurance"] for m in ("bp_open_loop", "eapu")}
     # EaPU writes ~5 % of the weights per step; bp (nearest pulse rounding) those whose update

@@ -10,7 +10,7 @@ from cosim.costs.actions import ActionCosts, to_ps
 from cosim.hardware.chip import Chip
 from cosim.nn.analog import AnalogMatrix
 from cosim.sim.ledger import Ledger
-from tests.conftest import hardware, ideal_hardware, workload
+from tests.conftest import HOST_CENTRIC, hardware, ideal_hardware, workload
 
 
 def _transactions(result):
@@ -113,7 +113,7 @@ def test_noiseless_analog_mvm_equals_matmul():
 
 
 def test_single_mvm_matches_closed_form_makespan():
-    hw = hardware(dac={"bits": 1, "input_bits": 4}, adc={"columns_per_adc": 8})
+    hw = hardware(dac={"bits": 1, "input_bits": 4}, adc={"columns_per_adc": 8}, **HOST_CENTRIC)
     rng = np.random.default_rng(0)
     w = rng.uniform(-0.5, 0.5, (100, 20))
     env, ledger = simpy.Environment(), Ledger()

@@ -7,7 +7,7 @@ import cosim
 from cosim.nn.tasks import load_task
 from cosim.sim.training import Trainer
 from cosim.specs.workload import WorkloadSpec
-from tests.conftest import hardware
+from tests.conftest import HOST_CENTRIC, hardware
 
 CASES = {
     "dncnn_denoise": ({"dataset": "denoise", "patch": 12, "train_patches": 16, "test_patches": 4},
@@ -96,7 +96,7 @@ def test_backward_on_host_prices_digital_products_instead_of_transposed_reads():
 
 def test_conv_inputs_cross_the_bus_as_feature_maps_not_im2col_columns():
     wl = workload("dncnn_denoise", methods=("bp_open_loop",))
-    hw = hardware()
+    hw = hardware(**HOST_CENTRIC)       # every layer's inputs cross the link
     result = cosim.run(wl, hw)
     tx = result.runs[0].ledger.transactions()
     sent = tx[(tx.step == 0) & (tx.op == "forward_in")].energy_j.sum()

@@ -82,6 +82,20 @@ class ActionCosts:
         """The host retires one MAC or one elementwise op per cycle at `mac_rate`, s."""
         return (macs + ops) / self.hw.host.mac_rate
 
+    # ----- on-chip buffer and near-array digital unit (optional components) -------------------
+    def buffer_energy(self, bits) -> float:
+        return bits * self.hw.buffer.energy_per_bit
+
+    def buffer_time(self, bits) -> float:
+        return bits / self.hw.buffer.bandwidth
+
+    def near_array_energy(self, macs, ops) -> float:
+        return macs * self.hw.near_array.mac_energy + ops * self.hw.near_array.op_energy
+
+    def near_array_time(self, macs, ops) -> float:
+        """One MAC or elementwise op per cycle at `mac_rate`, s."""
+        return (macs + ops) / self.hw.near_array.mac_rate
+
     def draw_energy(self, draws) -> float:
         return draws * self.hw.eapu.draw_energy
 

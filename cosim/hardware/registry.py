@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from cosim.hardware.accounting import PHASES, RINGS, Action, op_phase
 from cosim.hardware.adc_bank import ADCBank
+from cosim.hardware.buffer import ActivationBuffer
 from cosim.hardware.dac_bank import DACBank
 from cosim.hardware.eapu_controller import EaPUController
 from cosim.hardware.host import Host
 from cosim.hardware.host_bus import HostBus
+from cosim.hardware.near_array import NearArrayUnit
 from cosim.hardware.open_loop_controller import OpenLoopController
 from cosim.hardware.tile import Tile
 from cosim.hardware.write_verify_controller import WriteVerifyController
 
-# Chip-level components: (attribute of Chip, class). Tiles (one per block of each matrix, with
-# their DAC and ADC banks) are built per matrix from TILE_PARTS.
-CHIP_COMPONENTS = (("bus", HostBus), ("host", Host))
+# Chip-level components: (attribute of Chip, class, the spec section that must be present or None
+# for always; an absent optional component is None on the Chip). Tiles (one per block of each
+# matrix, with their DAC and ADC banks) are built per matrix from TILE_PARTS.
+CHIP_COMPONENTS = (("bus", HostBus, None), ("host", Host, None),
+                   ("buffer", ActivationBuffer, "buffer"), ("near_array", NearArrayUnit, "near_array"))
 TILE_PARTS = (DACBank, Tile, ADCBank)    # in data-path order
-COMPONENTS = tuple(cls for _, cls in CHIP_COMPONENTS) + TILE_PARTS
+COMPONENTS = tuple(cls for _, cls, _ in CHIP_COMPONENTS) + TILE_PARTS
 
 # Write plan mode -> the controller that applies it (a plan's mode alone chooses its controller).
 CONTROLLERS = {cls.plan_mode: cls for cls in (OpenLoopController, EaPUController, WriteVerifyController)}

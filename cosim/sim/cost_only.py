@@ -118,7 +118,7 @@ def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, sha
     return TileProgramming(
         latency_s=float((tx.end_ps - tx.start_ps).sum()) * 1e-12,
         actions={a: (float(g["count"].sum()), float(g.energy_j.sum())) for a, g in acts.groupby("action")},
-        mode=plan.mode, plan_bits=float(plan.cells.size * (hw.bus.address_bits + plan.value_bits)),
+        mode=plan.mode, plan_bits=chip.plan_bits(plan, shape[0] * shape[1]),
         plan_cells=int(plan.cells.size), host_draws=float(plan.host_draws), host_ops=float(plan.host_ops),
         cells_written=int(np.unique(outcome.devices[pulses > 0] % cells).size),
         device_writes=float(outcome.device_writes.sum()), pulses=float(pulses.sum()))

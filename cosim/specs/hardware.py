@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from cosim.registry import BEHAVIOURS
-from cosim.specs.base import (BitsPerSecond, Farads, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
+from cosim.specs.base import (BitsPerSecond, Bytes, Farads, FrozenSpec, Fraction, Hertz, Joules, JoulesPerBit,
                               PositiveInt, Seconds, Siemens, SpecError, Volts, expect_kind, read_yaml,
                               resolve_spec, validate_mapping)
 
@@ -179,6 +179,25 @@ class WritePathSpec(Sourced):
                                      "voltage ÷ energy drawn (charge pump / regulator efficiency).")
 
 
+class BufferSpec(Sourced):
+    """An on-chip SRAM activation/gradient buffer: a step's layer-to-layer traffic stays on chip
+    when the activations it keeps for the backward pass fit, and crosses the link otherwise."""
+
+    capacity: Bytes = Field(description="Bytes of activations and gradients it holds.")
+    energy_per_bit: JoulesPerBit = Field(description="Energy of one bit written or read, J.")
+    bandwidth: BitsPerSecond
+
+
+class NearArraySpec(Sourced):
+    """A near-array digital unit on the chip: it does the layers' digital work (activations,
+    loss, weight gradients) and makes the write plans from the stored x and δ, so neither
+    activations nor plans cross the off-chip link."""
+
+    mac_rate: float = Field(gt=0, le=1e16, description="Multiply-accumulates per second.")
+    mac_energy: Joules
+    op_energy: Joules = Field(description="One elementwise op (add, compare, activation step).")
+
+
 class EapuSpec(Sourced):
     draw_energy: Joules = Field(description="Host energy of one random draw + compare, joules.")
 
@@ -212,6 +231,17 @@ class HardwareSpec(FrozenSpec):
     eapu: EapuSpec
     bus: BusSpec
     host: HostSpec
+    buffer: BufferSpec | None = Field(None, description="On-chip activation buffer; null = every activation "
+                                      "crosses the off-chip link (host-centric chip).")
+    near_array: NearArraySpec | None = Field(None, description="Near-array digital unit; null = the host "
+                                             "does the digital work and makes the write plans.")
+
+    @model_validator(mode="after")
+    def _buffer_needs_a_unit(self):
+        if self.buffer is not None and self.near_array is None:
+            raise ValueError("buffer needs near_array: without an on-chip digital unit every activation "
+                             "goes to the host for its nonlinearity anyway")
+        return self
 
     @model_validator(mode="after")
     def _adc_fits_tile(self):
