@@ -129,3 +129,20 @@ def test_relative_gain_needs_a_positive_baseline():
     c = paper_comparison(_summary(bp_open_loop=negative, eapu=EAPU))
     assert c["ours"]["metric_gain_pct"] is None and c["ours"]["metric_difference"] == pytest.approx(36.0)
     assert "no relative gain" in c["differences"][-1]
+
+
+def _priced(total, boundary, pulses, programming):
+    return {"energy_j": {"total": total, "by_boundary": boundary, "by_action": {"program_pulse": programming}},
+            "writes": {"pulses": pulses}}
+
+
+def test_break_even_solves_the_linear_model_or_says_none_can():
+    from cosim.report.paper import break_even
+    bp = _priced(10.0, {"chip": 10.0}, 1000, 2.0)        # shared 8 J, 1000 pulses
+    eapu = _priced(8.1, {"chip": 8.1}, 10, 0.1)           # shared 8 J, 10 pulses
+    out = break_even(eapu, bp, 50.54)
+    x = out["energy_per_pulse_j"]
+    assert (8.0 + 1000 * x) / (8.0 + 10 * x) == pytest.approx(50.54)
+    assert out["pulse_ratio"] == 100
+    none = break_even(_priced(8.1, {"chip": 8.1}, 100, 0.1), bp, 50.54)   # pulse ratio 10 < 50.54
+    assert none["energy_per_pulse_j"] is None and "none can" in none["statement"]

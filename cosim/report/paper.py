@@ -28,11 +28,59 @@ def _ratio(numerator, denominator) -> float | None:
     return float(numerator) / float(denominator)
 
 
+def _programming_energy(method: dict) -> float:
+    """J a method spent programming devices (pulses, their lines and supply, verify reads)."""
+    by_action = method["energy_j"]["by_action"]
+    return sum(by_action.get(a, 0.0) for a in PROGRAMMING_ACTIONS)
+
+
 def _programming_share(method: dict) -> float:
-    """Share of a method's training energy spent programming devices (pulses, their lines and
-    supply, verify reads)."""
-    by_action, total = method["energy_j"]["by_action"], method["energy_j"]["total"]
-    return sum(by_action.get(a, 0.0) for a in PROGRAMMING_ACTIONS) / total if total else 0.0
+    """Share of a method's training energy spent programming devices."""
+    total = method["energy_j"]["total"]
+    return _programming_energy(method) / total if total else 0.0
+
+
+def _update_energy(method: dict) -> float:
+    """J of the weight-update phases (plan, traffic, programming, verify)."""
+    return sum(e for phase, e in method["energy_j"].get("by_phase", {}).items() if phase.startswith("update."))
+
+
+def boundary_ratios(eapu: dict, bp: dict, wv: dict | None) -> dict:
+    """bp_open_loop/eapu and write_verify/eapu training energy inside every boundary, and for
+    the weight-update phases alone."""
+    out = {}
+    for boundary, e in eapu["energy_j"]["by_boundary"].items():
+        out[boundary] = {"bp_over_eapu": _ratio(bp["energy_j"]["by_boundary"][boundary], e),
+                         "wv_over_eapu": _ratio(wv["energy_j"]["by_boundary"][boundary], e) if wv else None}
+    out["update_phases"] = {"bp_over_eapu": _ratio(_update_energy(bp), _update_energy(eapu)),
+                            "wv_over_eapu": _ratio(_update_energy(wv), _update_energy(eapu)) if wv else None}
+    return out
+
+
+def break_even(eapu: dict, bp: dict, target: float, boundary: str = "chip") -> dict:
+    """The energy per programming pulse at which bp_open_loop/eapu inside `boundary` would reach
+    `target`, everything else as run: E(x) = shared + pulses·x for each rule, where shared is the
+    boundary's energy outside programming. None when no x can (the ratio tends to the pulse ratio
+    as x grows, and starts from the ratio of the shared work)."""
+    pulses_b, pulses_e = bp["writes"]["pulses"], eapu["writes"]["pulses"]
+    shared_b = bp["energy_j"]["by_boundary"][boundary] - _programming_energy(bp)
+    shared_e = eapu["energy_j"]["by_boundary"][boundary] - _programming_energy(eapu)
+    pulse_ratio = _ratio(pulses_b, pulses_e)
+    denominator = pulses_b - target * pulses_e
+    x = (target * shared_e - shared_b) / denominator if denominator > 0 else None
+    now = {name: _ratio(_programming_energy(m), m["writes"]["pulses"]) for name, m in (("bp_open_loop", bp), ("eapu", eapu))}
+    if x is not None and x <= 0:
+        x = 0.0    # the shared work alone already gives the target
+    if x is None:
+        why = (f"none can: as pulses grow dearer the ratio tends to the pulse ratio "
+               f"{pulse_ratio:.3g}× (bp_open_loop pulses / eapu pulses), below {target:g}×"
+               if pulse_ratio is not None else "none can: eapu applied no pulses")
+    else:
+        why = (f"{x:.3g} J per pulse (now {now['bp_open_loop'] or 0:.3g} J for bp_open_loop, "
+               f"{now['eapu'] or 0:.3g} J for eapu) would make the {boundary} ratio {target:g}×")
+    return {"boundary": boundary, "target": target, "pulse_ratio": pulse_ratio,
+            "shared_ratio": _ratio(shared_b, shared_e), "energy_per_pulse_j": x,
+            "current_energy_per_pulse_j": now, "statement": why}
 
 
 def _gain_pct(ours: float, base: float) -> float | None:
@@ -66,8 +114,15 @@ def paper_comparison(summary: dict) -> dict | None:
         "metric_difference": eapu["metric"]["value"] - bp["metric"]["value"],
         "metric_gain_pct": _gain_pct(eapu["metric"]["value"], bp["metric"]["value"]),
     }
+    priced = all("by_boundary" in m["energy_j"] and "pulses" in m["writes"] for m in (eapu, bp))
+    if priced:
+        per_boundary = boundary_ratios(eapu, bp, wv)
+        ours["training_energy_bp_by_boundary"] = {b: r["bp_over_eapu"] for b, r in per_boundary.items()}
+        ours["training_energy_wv_by_boundary"] = {b: r["wv_over_eapu"] for b, r in per_boundary.items()}
     context = {
         "metric": metric,
+        **({"break_even": break_even(eapu, bp, PUBLISHED["training_energy_bp"][0])} if priced else {}),
+        "programming_share_wv": _programming_share(wv) if wv else None,
         "steps": summary["steps"],
         "programming_share_bp": _programming_share(bp),
         "programming_share_eapu": _programming_share(eapu),
@@ -185,6 +240,18 @@ def comparison_rows(comparison: dict) -> list[list[str]]:
     o = comparison["ours"]
     fmt = lambda v: "∞ / —" if v is None else _times(v)  # noqa: E731
     unit = " dB" if comparison["context"]["metric"].endswith("_db") else ""
+    c = comparison["context"]
+    where = lambda b: "the weight-update phases alone" if b == "update_phases" else f"inside `{b}`"  # noqa: E731
+    per_boundary = [[f"training energy bp_open_loop / eapu, {where(b)}", fmt(r),
+                     PUBLISHED["training_energy_bp"][1] if b == "chip_bus_host" else "—"]
+                    for b, r in o.get("training_energy_bp_by_boundary", {}).items()]
+    per_boundary += [[f"training energy write_verify / eapu, {where(b)}", fmt(r), "not published"]
+                     for b, r in o.get("training_energy_wv_by_boundary", {}).items() if r is not None]
+    shares = [[f"programming share of {m}'s training energy", _pct(c[k]), "—"]
+              for m, k in (("bp_open_loop", "programming_share_bp"), ("eapu", "programming_share_eapu"),
+                           ("write_verify", "programming_share_wv")) if c.get(k) is not None]
+    even = [["energy per pulse for the chip ratio to reach 50.54×", c["break_even"]["statement"], "—"]] \
+        if "break_even" in c else []
     return [["quantity", "ours", "paper"],
             ["weights updated per step (eapu)", f"{o['update_fraction'] * 1e3:.3g} ‰", PUBLISHED["update_fraction"][1]],
             ["training energy bp_open_loop / eapu", fmt(o["training_energy_bp"]), PUBLISHED["training_energy_bp"][1]],
@@ -196,4 +263,4 @@ def comparison_rows(comparison: dict) -> list[list[str]]:
              "—"],
             ["relative metric gain eapu vs bp_open_loop",
              "— (baseline ≤ 0)" if o["metric_gain_pct"] is None else f"{o['metric_gain_pct']:+.3g} %",
-             PUBLISHED["metric_gain_pct"][1]]]
+             PUBLISHED["metric_gain_pct"][1]]] + per_boundary + shares + even
