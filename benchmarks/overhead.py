@@ -21,7 +21,8 @@ from benchmarks.common import best_of, default_specs, emit, machinery_share, pro
 from cosim.nn.build import build_network
 from cosim.nn.data import BatchStream
 from cosim.nn.tasks import load_task
-from cosim.sim.training import EVAL_BATCH, Trainer, seed_streams
+from cosim.sim.assembly import seed_streams
+from cosim.sim.training import EVAL_BATCH, Trainer
 from cosim.specs.workload import WorkloadSpec
 
 TARGET = 1.3

@@ -17,7 +17,8 @@ from cosim.report.provenance import provenance, write_resolved_specs
 from cosim.report.summary import build_summary
 from cosim.sim.checkpoint import Checkpoint, fingerprint
 from cosim.sim.jobs import run_methods
-from cosim.sim.training import MethodRun, Trainer
+from cosim.sim.assembly import MethodRun
+from cosim.sim.training import Trainer
 from cosim.specs.base import SpecError, SpecTypeError, resolve_spec, validation_problems
 from cosim.specs.hardware import HardwareSpec, load_hardware
 from cosim.specs.overrides import OverrideError, apply_overrides

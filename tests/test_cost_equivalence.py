@@ -70,7 +70,7 @@ def trained(method: str, hw, wl: WorkloadSpec, gaussian: bool = False) -> tuple[
     trainer = Trainer(method, wl, hw, _task(wl.model_dump_json()))
     if gaussian:
         sigma = update_sigma(UPDATE_SCALE, wl.training.weight_bound)
-        trainer.rule = GaussianUpdates(trainer.rule, sigma, np.random.default_rng(5))
+        trainer.state.rule = GaussianUpdates(trainer.state.rule, sigma, np.random.default_rng(5))
     return trainer, trainer.train()
 
 
@@ -100,7 +100,7 @@ def test_programming_counts_agree_within_sampling_error(preset, method):
     hw = load_hardware(ROOT / "hardware_specs" / f"{preset}.yaml")
     hw = hw.model_copy(update={"device": hw.device.model_copy(update={"stuck_fraction": 0.0})})
     trainer, run = trained(method, hw, workload(method, (64, 10), steps, mapping="fixed"), gaussian=True)
-    mean_weight = float(np.mean(np.abs(trainer._initial["linear1"]))) / trainer.wl.training.weight_bound
+    mean_weight = float(np.mean(np.abs(trainer.state.initial["linear1"]))) / trainer.wl.training.weight_bound
     model = CostModel(workload(method, (64, 10), steps, mean_weight, mapping="fixed"), hw)
     cost = counts_by_op(model.estimate(method).train_ledger)
     real = counts_by_op(run.ledger) / steps

@@ -55,9 +55,9 @@ def real_step_entries(wl: WorkloadSpec, hw) -> list:
     """The tape entries one real training step of the training core replays."""
     arch = wl.network.build()
     trainer = Trainer(wl.methods[0], wl, hw, load_task(wl.data, arch.input_shape))
-    if trainer.rule.analog:   # what the skipped setup step would program, placed exactly
-        for name, matrix in trainer.matrices.items():
-            matrix.devices.set_exact(trainer._initial[name] / matrix.weight_bound)
+    if trainer.state.rule.analog:   # what the skipped setup step would program, placed exactly
+        for name, matrix in trainer.state.matrices.items():
+            matrix.devices.set_exact(trainer.state.initial[name] / matrix.weight_bound)
     entries = []
 
     def record(step_entries):

@@ -183,8 +183,8 @@ def test_stuck_cells_at_start_cost_weight_accuracy_and_spares_recover_it():
     def programmed(hw):
         trainer = Trainer("bp_open_loop", wl, hw, task)
         trainer.train()
-        matrices = trainer.matrices.values()
-        error = np.mean([np.abs(m.weights() - trainer._initial[n]).mean() for n, m in trainer.matrices.items()])
+        matrices = trainer.state.matrices.values()
+        error = np.mean([np.abs(m.weights() - trainer.state.initial[n]).mean() for n, m in trainer.state.matrices.items()])
         return error, sum(m.remapped_cols for m in matrices), sum(m.devices.stuck_at_start for m in matrices)
     clean = programmed(hardware(device={"stuck_fraction": 0.0}))
     bad = programmed(hardware(device={"stuck_fraction": 0.3}))

@@ -67,8 +67,8 @@ def test_default_mapping_uses_more_of_the_range_than_the_fixed_bound():
         from cosim.sim.training import Trainer
         from cosim.nn.tasks import load_task
         trainer = Trainer("bp_open_loop", spec, hardware(), load_task(spec.data, spec.network.build().input_shape))
-        used[name] = max(float(np.abs(trainer._initial[n]).max() / m.weight_bound)
-                         for n, m in trainer.matrices.items())
+        used[name] = max(float(np.abs(trainer.state.initial[n]).max() / m.weight_bound)
+                         for n, m in trainer.state.matrices.items())
     assert used["max_abs"] == pytest.approx(0.5)
     assert used["fixed"] < 0.3
 

@@ -40,7 +40,7 @@ def test_network_trains_on_tiles_and_every_matrix_is_priced(case):
     forward, backward = tiles[tiles.op == "forward"], tiles[tiles.op == "backward"]
     # every matrix read forward once per step, and backward once except the one fed by the data
     trainer = Trainer("eapu", wl, hardware(), load_task(wl.data, wl.network.build().input_shape))
-    matrices = len(trainer.matrices)
+    matrices = len(trainer.state.matrices)
     assert forward.groupby(forward.component.str.split(".tile").str[0]).ngroups == matrices
     assert backward.groupby(backward.component.str.split(".tile").str[0]).ngroups == matrices - 1
     assert forward.start_ps.max() < backward.start_ps.min()

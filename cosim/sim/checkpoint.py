@@ -2,9 +2,10 @@
 
 SimPy processes are generators and cannot be pickled, so a checkpoint is taken at a step
 boundary, when every transaction of the step has finished and the simulation is idle. It holds
-everything else the Trainer owns (network and device state, every generator's state, rule state,
-ledger, run arrays), the simulated time and each FIFO server's busy-until time; on resume the
-Trainer is built afresh, that state is put back and a new SimPy environment starts at that time.
+the Trainer's TrainerState (cosim.sim.assembly: network and device state, every generator's
+state, rule state, ledger, run arrays), the simulated time and each FIFO server's busy-until
+time; on resume the Trainer is built afresh, the state is put back and a new SimPy environment
+and Chip start at that time.
 The task's data arrays are not stored: they are referred to by name and taken from the rebuilt task.
 
 One file per method: `<method>.ckpt` holds the state after some step, or the finished MethodRun.
@@ -23,9 +24,9 @@ from pathlib import Path
 import cloudpickle
 import numpy as np
 
-FORMAT = "cosim.checkpoint/1"
-# Trainer attributes rebuilt on resume instead of stored: SimPy objects, the inputs, callbacks.
-REBUILT = ("env", "chip", "_pause", "progress", "task", "wl", "hw", "chunk_steps", "checkpoint")
+from cosim.sim.assembly import make_chip, make_env
+
+FORMAT = "cosim.checkpoint/2"   # 2: the state is a TrainerState (1 pickled Trainer.__dict__)
 
 
 class CheckpointError(Exception):
@@ -50,10 +51,9 @@ class Checkpoint:
         return bool(self.every) and steps_done % self.every == 0 and steps_done < steps
 
     def save_state(self, trainer, steps_done: int) -> None:
-        state = {k: v for k, v in trainer.__dict__.items() if k not in REBUILT}
         servers = {name: s.busy_until for name, s in trainer.chip.servers().items()}
         self._write({"kind": "state", "steps_done": steps_done, "now": trainer.env.now,
-                     "servers": servers, "state": state}, trainer.task, (trainer.env, trainer.chip))
+                     "servers": servers, "state": trainer.state}, trainer.task, (trainer.env, trainer.chip))
 
     def save_done(self, run, task) -> None:
         self._write({"kind": "done", "run": run}, task, ())
@@ -117,9 +117,9 @@ class _TaskUnpickler(pickle.Unpickler):
 
 def restore_state(trainer, data: dict) -> int:
     """Put a stored state into a freshly built Trainer; returns the steps already done."""
-    trainer.__dict__.update(data["state"])
-    trainer.env = trainer.make_env(data["now"])
-    trainer.chip = trainer.make_chip()
+    trainer.state = data["state"]
+    trainer.env = make_env(data["now"])
+    trainer.chip = make_chip(trainer.env, trainer.hw, trainer.state)
     for name, server in trainer.chip.servers().items():
         server.busy_until = data["servers"][name]
     return data["steps_done"]

@@ -257,7 +257,7 @@ def measure_update_scale(wl: WorkloadSpec, hw: HardwareSpec) -> float:
     from cosim.nn.tasks import load_task
 
     trainer = Trainer("ideal", wl, hw, load_task(wl.data, wl.network.build().input_shape))
-    trainer.rule = recorder = _RecordingRule(trainer.rule)
+    trainer.state.rule = recorder = _RecordingRule(trainer.state.rule)
     trainer.train()
     return recorder.abs_sum / recorder.count / wl.training.weight_bound
 
