@@ -41,7 +41,9 @@ window.addEventListener('load', () => {
 </script>"""
 
 
+@pytest.fixture(scope="module")
 def chromium() -> str:
+    """The browser's path (checked before any report is made, so a skip costs nothing)."""
     found = os.environ.get("COSIM_CHROMIUM") or next(filter(None, map(shutil.which, CANDIDATES)), None)
     if not found:
         pytest.skip("headless Chromium not found: install it (Debian/Ubuntu: apt-get install chromium) "
@@ -56,14 +58,14 @@ def browse(binary: str, page, profile, *args) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(chromium, tmp_path_factory):
     out = tmp_path_factory.mktemp("browser") / "run"
     write_outputs(run(WL_FILE, HW_FILE, methods=["bp_open_loop", "eapu"], steps=2), out)
     return out
 
 
-def test_chromium_renders_the_report_with_every_figure_and_no_console_errors(report, tmp_path):
-    binary = chromium()
+def test_chromium_renders_the_report_with_every_figure_and_no_console_errors(chromium, report, tmp_path):
+    binary = chromium
     html = (report / "report.html").read_text(encoding="utf-8")
     figures = (report / "report.md").read_text().count("![")
     probe = tmp_path / "probe.html"
