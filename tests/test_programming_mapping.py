@@ -245,3 +245,15 @@ def test_summary_reports_per_layer_mapping_sigma_step_tolerance_and_adc(small_ru
     assert first["eapu_step"]["pulses"] == 5
     assert first["verify_tolerance"]["w"] == pytest.approx(0.025 * first["mapping_scale_w"])
     assert 0 <= first["adc"]["forward"]["clipped_fraction"] < 0.01
+
+
+@pytest.mark.slow
+def test_fine_noiseless_pulses_bring_bp_to_ideal_sgd_and_coarse_ones_away_from_it():
+    from tests.conftest import NOISELESS_DEVICE
+    def loss_gap(levels):
+        hw = hardware(device={**NOISELESS_DEVICE, "levels": levels}, dac={"bits": None, "input_bits": None},
+                      adc={"bits": None}, write_verify={"tolerance": 0.0, "max_pulses_per_iteration": 10000})
+        runs = {r.method: r for r in api.run(workload(steps=10, methods=("ideal", "bp_open_loop")), hw).runs}
+        return float(np.abs(runs["bp_open_loop"].loss - runs["ideal"].loss).max())
+    fine, coarse = loss_gap(2 ** 16), loss_gap(128)
+    assert fine < 1e-3 < coarse
