@@ -24,7 +24,8 @@ from cosim.gpu.model import Calibration, estimate_step
 from cosim.arch import Arch, dncnn, mlp, resnet
 from cosim.specs.gpu import CALIBRATION_FILE, AssumedConstants, FittedConstants, load_gpu
 
-# A copy of shared/reference/gpu_h200_measured.json, committed so the fit is reproducible.
+# The team's H200 measurements (shared/reference/gpu_h200_measured.json), committed as
+# hardware_specs/gpus/h200_measured.json so the fit is reproducible.
 MEASURED_FILE = CALIBRATION_FILE.parent / "h200_measured.json"
 FITTED_NAMES = list(FittedConstants.model_fields)
 PRIORS = FittedConstants(host_step_overhead=200e-6, tensor_core_efficiency=0.5,
