@@ -79,6 +79,8 @@ def format_quantity(value: float, unit: str) -> str:
     if value == 0 or value != value or value in (float("inf"), float("-inf")):
         return f"{value:g} {unit}"
     magnitude = abs(value)
+    if unit == "s" and magnitude >= 1:
+        return f"{value:g} s"      # 3600 s, not 3.6 ks
     prefix, scale = _DISPLAY_PREFIXES[0]
     for p, s in _DISPLAY_PREFIXES:
         if magnitude >= s * (1 - 1e-9):

@@ -69,7 +69,7 @@ class AssumedConstants(FrozenSpec):
     """Constants the three measurements cannot pin down; our stated choices."""
 
     host_kernel_overhead: Seconds["10 ns", "10 ms"] = Field(description="host dispatch time per kernel, s")
-    cuda_core_efficiency: PositiveFraction
+    cuda_core_efficiency: PositiveFraction = Field(description="achievable fraction of FP32 peak for large kernels")
     memory_efficiency: PositiveFraction = Field(description="achievable fraction of DRAM bandwidth")
     knee_time: Seconds["1 ns", "1 s"] = Field(
         description="a kernel whose work takes this long at full efficiency runs at half of it, s")
@@ -79,14 +79,15 @@ class CalibrationSpec(FrozenSpec):
     """`hardware_specs/gpus/calibration.yaml`, written by `python -m cosim.gpu.calibrate`."""
 
     source: Source
-    gpu: str
-    fitted_on: list[str]
+    gpu: str = Field(description="GPU the measurements were taken on (hardware_specs/gpus stem)")
+    fitted_on: list[str] = Field(description="measured training steps the constants were fitted to")
     fitted: FittedConstants
     assumed: AssumedConstants
     priors: FittedConstants
-    notes: dict[str, Source] = {}
-    residuals: dict[str, dict[str, float]] = {}
-    leave_one_out: dict[str, dict[str, float]] = {}
+    notes: dict[str, Source] = Field({}, description="where each assumed constant comes from")
+    residuals: dict[str, dict[str, float]] = Field({}, description="per measured step: model vs measurement")
+    leave_one_out: dict[str, dict[str, float]] = Field(
+        {}, description="per measured step: error when fitted without it")
 
 
 def gpu_spec_path(name_or_path: str | Path) -> Path:

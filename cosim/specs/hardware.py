@@ -33,8 +33,8 @@ class DeviceSpec(Sourced):
     """One memristive device (each weight is a differential pair of two)."""
 
     family: str = Field(min_length=1, description="Label, e.g. 'RRAM HfOx 1T1R'.")
-    g_min: Siemens
-    g_max: Siemens
+    g_min: Siemens = Field(description="Lowest programmable conductance of one device.")
+    g_max: Siemens = Field(description="Highest programmable conductance of one device.")
     levels: PositiveInt | None = Field(128, description="Pulses from g_min to g_max; null = continuous.")
     nonlinearity_up: float = Field(0.0, ge=0.0, le=10.0, description="Step shrink exponent towards g_max.")
     nonlinearity_down: float = Field(0.0, ge=0.0, le=10.0, description="Step shrink exponent towards g_min.")
@@ -48,9 +48,9 @@ class DeviceSpec(Sourced):
     stuck_fraction: Fraction = Field(0.0, description="Cells stuck (at g_min or g_max) from the start.")
     endurance_median: float = Field(1e6, gt=0, description="Median write cycles before a cell sticks.")
     endurance_sigma: float = Field(0.5, ge=0, le=5, description="σ of ln(endurance) (lognormal).")
-    write_voltage: Volts
-    pulse_width: Seconds["10 ps", "10 ms"]
-    read_voltage: Volts
+    write_voltage: Volts = Field(description="Amplitude of a programming pulse (priced as V²·G·t).")
+    pulse_width: Seconds["10 ps", "10 ms"] = Field(description="Duration of one programming pulse.")
+    read_voltage: Volts = Field(description="Row voltage while reading (priced as V²·G·t).")
     model: str = Field("parametric", description="Behaviour class by name (cosim.devices.behaviours): "
                        "parametric, unidirectional (SET-only with RESET refresh, e.g. PCM), binary_sliced (MRAM).")
     drift_nu: float = Field(0.0, ge=0.0, le=1.0, description="Conductance drift G ∝ (t/t0)^-ν after a write (PCM).")
@@ -91,7 +91,9 @@ class DeviceSpec(Sourced):
 
 
 class TileSpec(Sourced):
-    rows: PositiveInt = Field(le=65536)
+    """One crossbar array (tile) and its read timing."""
+
+    rows: PositiveInt = Field(le=65536, description="Word lines (inputs) per tile.")
     cols: PositiveInt = Field(le=65536, description="Weight columns (each a differential pair).")
     read_time: Seconds["10 ps", "1 ms"] = Field(description="Array settling/integration per input slice, seconds.")
     spare_cols: int = Field(0, ge=0, le=65536, description="Spare columns per tile; at start the columns "
@@ -99,10 +101,12 @@ class TileSpec(Sourced):
 
 
 class DacSpec(Sourced):
+    """Row drivers (DACs) that apply the input slices."""
+
     bits: PositiveInt | None = Field(1, le=16, description="DAC resolution per slice; null = ideal analog input.")
     input_bits: PositiveInt | None = Field(8, le=32, description="Input precision; sliced into ⌈input_bits/bits⌉ slices.")
-    conversion_time: Seconds["1 ps", "1 ms"]
-    energy_per_conversion: Joules
+    conversion_time: Seconds["1 ps", "1 ms"] = Field(description="Settling time of one row drive per slice.")
+    energy_per_conversion: Joules = Field(description="Energy of one row drive (one conversion).")
 
     @model_validator(mode="after")
     def _both_or_neither(self):
@@ -131,10 +135,12 @@ def energy_scale(bits: int, reference_bits: int) -> float:
 
 
 class AdcSpec(Sourced):
-    kind: Literal["sar", "flash"] = "sar"
+    """Column ADCs, shared by `columns_per_adc` columns each."""
+
+    kind: Literal["sar", "flash"] = Field("sar", description="sar: bits+1 clock cycles per conversion; flash: one.")
     bits: PositiveInt | None = Field(8, le=16, description="null = ideal (no quantisation).")
-    columns_per_adc: PositiveInt = Field(8, le=65536)
-    clock: Hertz
+    columns_per_adc: PositiveInt = Field(8, le=65536, description="Columns multiplexed onto one ADC.")
+    clock: Hertz = Field(description="ADC clock.")
     energy_per_conversion: Joules = Field(description="Joules per conversion at `energy_reference_bits`.")
     energy_reference_bits: PositiveInt = Field(
         8, le=16, description="Resolution at which energy_per_conversion was quoted; other `bits` "
@@ -161,9 +167,11 @@ class AdcSpec(Sourced):
 
 
 class WriteVerifySpec(Sourced):
+    """The closed-loop (read, pulse, re-read) write controller."""
+
     tolerance: Fraction = Field(description="Accept when |G - target| <= tolerance·(g_max - g_min).")
-    max_iterations: PositiveInt = Field(20, le=1000)
-    max_pulses_per_iteration: PositiveInt = Field(30, le=10000)
+    max_iterations: PositiveInt = Field(20, le=1000, description="Verify rounds before a write gives up.")
+    max_pulses_per_iteration: PositiveInt = Field(30, le=10000, description="Most pulses applied in one round.")
     reads_per_verify: PositiveInt = Field(1, le=64, description="Reads averaged per verify.")
 
 
@@ -199,20 +207,26 @@ class NearArraySpec(Sourced):
 
 
 class EapuSpec(Sourced):
+    """The EaPU controller's per-weight random draw."""
+
     draw_energy: Joules = Field(description="Host energy of one random draw + compare, joules.")
 
 
 class BusSpec(Sourced):
-    bandwidth: BitsPerSecond
-    energy_per_bit: JoulesPerBit
+    """The link between the host and the chip."""
+
+    bandwidth: BitsPerSecond = Field(description="Bits per second over the link.")
+    energy_per_bit: JoulesPerBit = Field(description="Energy per bit moved.")
     latency: Seconds = Field(description="Fixed set-up time of one transfer, seconds.")
     weight_bits: PositiveInt = Field(16, le=64, description="Bits per value moved (activations, updates).")
     address_bits: PositiveInt = Field(16, le=64, description="Bits to name a cell in a sparse write list.")
 
 
 class HostSpec(Sourced):
+    """The digital host: FP32 work the chip does not do (updates, norms, activations)."""
+
     mac_rate: float = Field(gt=0, le=1e16, description="Multiply-accumulates per second.")
-    mac_energy: Joules
+    mac_energy: Joules = Field(description="One FP32 multiply-accumulate on the host.")
     op_energy: Joules = Field(description="One elementwise FP32 op (add, compare, activation step).")
 
 

@@ -49,7 +49,7 @@ class ResnetParams(ArchParams):
         18, description="8/14/20: 3-stage CIFAR nets; 18/34/50: the 4-stage ImageNet family.")
     dataset: Literal["cifar", "imagenet"] = Field(
         "cifar", description="Stem: cifar 3x3 stride 1 (32 px); imagenet 7x7 stride 2 + max-pool (224 px).")
-    classes: PositiveInt = Field(10, le=100_000)
+    classes: PositiveInt = Field(10, le=100_000, description="Output classes.")
     base_width: Width = Field(64, description="Channels of the first stage (doubling per stage).")
     image_size: Side | None = Field(None, description="Input side, pixels; null: 32 (cifar) or 224 (imagenet).")
     image_channels: Channels = 3
@@ -62,7 +62,7 @@ class VitParams(ArchParams):
     depth: int = Field(12, ge=1, le=1000, description="Transformer blocks.")
     heads: Width = Field(3, description="Attention heads (dim must be a multiple).")
     mlp_ratio: float = Field(4.0, gt=0.0, le=64.0, description="MLP hidden width / dim.")
-    classes: PositiveInt = Field(1000, le=100_000)
+    classes: PositiveInt = Field(1000, le=100_000, description="Output classes.")
     image_channels: Channels = 3
 
     @model_validator(mode="after")
@@ -80,6 +80,8 @@ ARCH_PARAMS: dict[str, type[ArchParams]] = {"mlp": MlpParams, "dncnn": DncnnPara
 
 
 class NetworkSpec(FrozenSpec):
+    """The network to train: an architecture and its parameters."""
+
     arch: str = Field(description="Architecture name: mlp, dncnn, espcn, resnet or vit (cosim.arch).")
     params: SerializeAsAny[ArchParams] = Field(
         default_factory=dict, validate_default=True,

@@ -58,10 +58,10 @@ def _check_axes(axes: dict[str, list]) -> dict[str, list]:
 class RandomRange(FrozenSpec):
     """Uniform (or log-uniform) draws in [low, high]; `integer` draws whole numbers."""
 
-    low: float
-    high: float
-    log: bool = False
-    integer: bool = False
+    low: float = Field(description="Lowest value drawn.")
+    high: float = Field(description="Highest value drawn.")
+    log: bool = Field(False, description="Draw uniformly in log(value).")
+    integer: bool = Field(False, description="Draw whole numbers.")
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -80,6 +80,8 @@ class RandomRange(FrozenSpec):
 
 
 class RandomSpec(FrozenSpec):
+    """Seeded random samples of the axes in `ranges`, crossed with the rest."""
+
     samples: PositiveInt = Field(le=100000, description="Random combinations to draw.")
     seed: int = Field(0, ge=0, description="Seed of the sampler (not of the training).")
     ranges: dict[str, RandomRange | list[Any]] = Field(

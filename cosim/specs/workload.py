@@ -48,9 +48,11 @@ class MappingSpec(FrozenSpec):
 
 
 class TrainingSpec(FrozenSpec):
+    """The training schedule."""
+
     steps: PositiveInt = Field(description="Optimizer steps (mini-batches).")
-    batch_size: PositiveInt = 32
-    learning_rate: float = Field(0.1, gt=0.0, le=100.0)
+    batch_size: PositiveInt = Field(32, description="Samples per mini-batch.")
+    learning_rate: float = Field(0.1, gt=0.0, le=100.0, description="SGD step size (dimensionless).")
     eval_every: PositiveInt = Field(25, description="Steps between test-set evaluations.")
     weight_bound: float = Field(1.0, gt=0.0, le=1e3,
                                 description="Weight magnitude mapped to a full device range (g_max - g_min) "
@@ -106,7 +108,7 @@ class CostOnlySpec(FrozenSpec):
 class WorkloadSpec(FrozenSpec):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, description="Training seed (weights, batches, device variation, noise).")
     data: DataSpec | None = Field(
         None, description="Training data; omit for a shapes-only workload (cost-only mode, needs cost_only; "
                           "its input is taken as signed, like normalised images).")
