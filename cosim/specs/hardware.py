@@ -193,7 +193,7 @@ class BufferSpec(Sourced):
 
     capacity: Bytes = Field(description="Bytes of activations and gradients it holds.")
     energy_per_bit: JoulesPerBit = Field(description="Energy of one bit written or read, J.")
-    bandwidth: BitsPerSecond
+    bandwidth: BitsPerSecond = Field(description="Bits per second written or read.")
 
 
 class NearArraySpec(Sourced):
@@ -202,7 +202,7 @@ class NearArraySpec(Sourced):
     activations nor plans cross the off-chip link."""
 
     mac_rate: float = Field(gt=0, le=1e16, description="Multiply-accumulates per second.")
-    mac_energy: Joules
+    mac_energy: Joules = Field(description="One multiply-accumulate.")
     op_energy: Joules = Field(description="One elementwise op (add, compare, activation step).")
 
 
