@@ -6,7 +6,29 @@ from cosim.hardware.accounting import Action
 from cosim.hardware.server import FifoServer
 
 
-class Host(FifoServer):
+class DigitalUnit(FifoServer):
+    """A digital processor priced per multiply-accumulate, elementwise op and random draw.
+
+    Subclasses name their three actions (MAC, OP, DRAW, declared in ACTIONS in that order) and the
+    ActionCosts methods that price them (ENERGY(macs, ops) in J, TIME(macs, ops) in s)."""
+    ENERGY = "host_energy"
+    TIME = "host_time"
+
+    def __init__(self, env, costs: ActionCosts, ledger, name: str):
+        super().__init__(env, name, self.kind, ledger)
+        self.costs = costs
+
+    def compute(self, op: str, macs: float, ops: float, draws: float = 0.0):
+        """`macs` multiply-accumulates, `ops` elementwise ops and `draws` random draws."""
+        energy = getattr(self.costs, self.ENERGY)
+        mac, elementwise, draw = (a.name for a in self.ACTIONS)
+        work = ((mac, macs, energy(macs, 0)), (elementwise, ops, energy(0, ops)),
+                (draw, draws, self.costs.draw_energy(draws)))
+        actions = {name: (count, joules) for name, count, joules in work if count}
+        return self.serve(op, to_ps(getattr(self.costs, self.TIME)(macs + draws, ops)), actions)
+
+
+class Host(DigitalUnit):
     kind = "host"
     ACTIONS = (Action("host_mac", "host", unit_energy=lambda c: c.host_energy(1, 0), doc="one multiply-accumulate"),
                Action("host_op", "host", unit_energy=lambda c: c.host_energy(0, 1), doc="one elementwise op"),
@@ -14,16 +36,4 @@ class Host(FifoServer):
                       doc="one random draw and compare of a probabilistic update"))
 
     def __init__(self, env, costs: ActionCosts, ledger, name: str = "host"):
-        super().__init__(env, name, self.kind, ledger)
-        self.costs = costs
-
-    def compute(self, op: str, macs: float, ops: float, draws: float = 0.0):
-        """`macs` multiply-accumulates, `ops` elementwise ops and `draws` random draws."""
-        actions = {}
-        if macs:
-            actions["host_mac"] = (macs, self.costs.host_energy(macs, 0))
-        if ops:
-            actions["host_op"] = (ops, self.costs.host_energy(0, ops))
-        if draws:
-            actions["eapu_draw"] = (draws, self.costs.draw_energy(draws))
-        return self.serve(op, to_ps(self.costs.host_time(macs + draws, ops)), actions)
+        super().__init__(env, costs, ledger, name)

@@ -2,13 +2,15 @@
 (activations, loss, weight gradients x^T·δ from the buffered x and δ, random draws)."""
 from __future__ import annotations
 
-from cosim.costs.actions import ActionCosts, to_ps
+from cosim.costs.actions import ActionCosts
 from cosim.hardware.accounting import Action
-from cosim.hardware.server import FifoServer
+from cosim.hardware.host import DigitalUnit
 
 
-class NearArrayUnit(FifoServer):
+class NearArrayUnit(DigitalUnit):
     kind = "near_array"
+    ENERGY = "near_array_energy"
+    TIME = "near_array_time"
     ACTIONS = (Action("chip_mac", "chip", unit_energy=lambda c: c.near_array_energy(1, 0),
                       doc="one multiply-accumulate on the near-array unit"),
                Action("chip_op", "chip", unit_energy=lambda c: c.near_array_energy(0, 1),
@@ -17,16 +19,4 @@ class NearArrayUnit(FifoServer):
                       doc="one random draw and compare of a probabilistic update, on chip"))
 
     def __init__(self, env, costs: ActionCosts, ledger, name: str = "near_array"):
-        super().__init__(env, name, self.kind, ledger)
-        self.costs = costs
-
-    def compute(self, op: str, macs: float, ops: float, draws: float = 0.0):
-        """`macs` multiply-accumulates, `ops` elementwise ops and `draws` random draws."""
-        actions = {}
-        if macs:
-            actions["chip_mac"] = (macs, self.costs.near_array_energy(macs, 0))
-        if ops:
-            actions["chip_op"] = (ops, self.costs.near_array_energy(0, ops))
-        if draws:
-            actions["chip_draw"] = (draws, self.costs.draw_energy(draws))
-        return self.serve(op, to_ps(self.costs.near_array_time(macs + draws, ops)), actions)
+        super().__init__(env, costs, ledger, name)
