@@ -204,3 +204,14 @@ def test_compare_takes_the_means_of_a_several_seed_run(two_runs, seeds_run, caps
     summary = json.loads((seeds_run[0] / "summary.json").read_text())
     energy = next(r for r in result["metrics"] if r["method"] == "eapu" and r["quantity"] == "energy")
     assert energy["values"][1] == summary["seeds"]["methods"]["eapu"]["energy_j"]["mean"]
+
+
+def test_a_section_without_rows_prints_its_note_and_no_empty_table(tmp_path):
+    from cosim.report.render import write_documents
+
+    sections = [("Configuration", "No field differs from the presets.", [["spec", "field", "preset", "this run"]]),
+                ("Other", "note", [["a", "b"], ["1", "2"]])]
+    write_documents(tmp_path, "t", "intro", sections, {})
+    md, page = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
+    assert "No field differs" in md and "| spec |" not in md and "| a | b |" in md
+    assert "<th>spec</th>" not in page and "<th>a</th>" in page

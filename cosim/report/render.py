@@ -187,12 +187,17 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def _markdown_table(rows: list[list[str]]) -> str:
+    """A markdown table; nothing for a header without rows (a section that is its note alone)."""
+    if len(rows) < 2:
+        return ""
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(lines)
 
 
 def _html_table(rows: list[list[str]]) -> str:
+    if len(rows) < 2:
+        return ""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
