@@ -173,11 +173,12 @@ def test_phases_and_rings_partition_the_total(small_run):
     assert wv["update.verify"] > 0
 
 
+@pytest.mark.parametrize("inhibit", [False, True])
 @pytest.mark.parametrize("fidelity", ["transaction", "detailed"])
-def test_write_path_prices_lines_per_row_slot_and_pulse_and_the_supply_loss(fidelity):
+def test_write_path_prices_lines_per_row_slot_and_pulse_and_the_supply_loss(fidelity, inhibit):
     hw = hardware(tile={"rows": 16, "cols": 16}, fidelity=fidelity,
                   write_path={"line_capacitance_per_cell": "2 fF", "word_line_voltage": "1.5 V",
-                              "supply_efficiency": 0.5})
+                              "supply_efficiency": 0.5, "inhibit_unselected": inhibit})
     rng = np.random.default_rng(3)
     matrix = AnalogMatrix("m", rng.uniform(-0.5, 0.5, (16, 16)), hw, 1.0, rng)    # one tile
     env, ledger = simpy.Environment(), Ledger()
@@ -193,10 +194,15 @@ def test_write_path_prices_lines_per_row_slot_and_pulse_and_the_supply_loss(fide
     acts = ledger.actions().groupby("action").agg({"count": "sum", "energy_j": "sum"})
     c, vw = 2e-15, hw.device.write_voltage
     pulses = float(out.pulses.sum())
+    # Inhibiting: each row with a SET train holds its 32 device columns but the SET-pulsed ones at V_w, once.
+    setting = [r for r, p, u in zip(row, out.pulses, out.potentiating) if u and p > 0]
+    inhibited = sum(32 - setting.count(k) for k in set(setting)) if inhibit else 0
+    assert (inhibited > 0) == inhibit
+    at_vw = (pulses + inhibited) * 16 * c * vw ** 2
     assert acts.loc["line_charge", "count"] == slots
-    assert acts.loc["line_charge", "energy_j"] == pytest.approx(slots * 32 * c * 1.5 ** 2 + pulses * 16 * c * vw ** 2)
+    assert acts.loc["line_charge", "energy_j"] == pytest.approx(slots * 32 * c * 1.5 ** 2 + at_vw)
     cell = acts.loc["program_pulse", "energy_j"]
-    assert acts.loc["write_supply_loss", "energy_j"] == pytest.approx(cell + pulses * 16 * c * vw ** 2)  # 1/0.5 - 1
+    assert acts.loc["write_supply_loss", "energy_j"] == pytest.approx(cell + at_vw)  # 1/0.5 - 1
 
 
 def _step_traffic(hw, steps=2):

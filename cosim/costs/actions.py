@@ -56,6 +56,13 @@ class ActionCosts:
         """The part of line_energy at the write voltage (column lines), J."""
         return pulses * self.hw.tile.rows * self.hw.write_path.line_capacitance_per_cell * self.hw.device.write_voltage ** 2
 
+    def inhibit_energy(self, lines) -> float:
+        """C·V_w² of `lines` unselected column lines (tile.rows cells long) held at the write
+        voltage during a row's SET train, J (0 unless write_path.inhibit_unselected)."""
+        if not self.hw.write_path.inhibit_unselected:
+            return 0.0 * lines
+        return self.column_line_energy(lines)
+
     def supply_loss(self, energy_at_write_voltage) -> float:
         """Energy the write-voltage supply loses delivering `energy_at_write_voltage`, J."""
         return energy_at_write_voltage * (1.0 / self.hw.write_path.supply_efficiency - 1.0)

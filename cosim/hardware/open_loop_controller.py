@@ -20,19 +20,31 @@ def row_pulse_slots(rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.nd
     return per_row_max(rows.row_key, up, rows.n_rows) + per_row_max(rows.row_key, pulses - up, rows.n_rows)
 
 
+def inhibited_lines(rows, pulses: np.ndarray, potentiating: np.ndarray, tile_cols: int) -> np.ndarray:
+    """Per physical row with a SET train: the tile's device column lines (2·tile_cols) not
+    pulsed in that train, which an inhibiting 1T1R write holds at the write voltage
+    (MLP_NeuroSim V3.0 SubArray::CalculatePower, 1T1R analog: 'Unselected SLs', once per row)."""
+    setting = potentiating & (pulses > 0)
+    selected = np.bincount(rows.row_key[setting], minlength=rows.n_rows)
+    has_train = per_row_max(rows.row_key, setting.astype(float), rows.n_rows) > 0
+    return np.where(has_train, 2 * tile_cols - selected, 0).astype(float)
+
+
 def row_pulse_time(costs: ActionCosts, rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:
     """Seconds per physical row (one pulse width per slot)."""
     return costs.pulse_time(row_pulse_slots(rows, pulses, potentiating))
 
 
-def write_actions(costs: ActionCosts, pulses, cell_energy, row_slots) -> dict:
+def write_actions(costs: ActionCosts, pulses, cell_energy, row_slots, inhibited=0.0) -> dict:
     """The actions of `pulses` pulses whose cells took `cell_energy` J, applied in `row_slots`
-    row pulse slots: the cells, the lines they charge, and the write supply's loss on both."""
+    row pulse slots with `inhibited` unselected column lines held at the write voltage: the
+    cells, the lines they charge, and the write supply's loss on everything at V_w."""
     actions = {"program_pulse": (pulses, cell_energy)}
-    line = costs.line_energy(row_slots, pulses)
+    inhibit = costs.inhibit_energy(inhibited)
+    line = costs.line_energy(row_slots, pulses) + inhibit
     if line:
         actions["line_charge"] = (row_slots, line)
-    loss = costs.supply_loss(cell_energy + costs.column_line_energy(pulses))
+    loss = costs.supply_loss(cell_energy + costs.column_line_energy(pulses) + inhibit)
     if loss:
         actions["write_supply_loss"] = (pulses, loss)
     return actions
@@ -56,8 +68,10 @@ def pulse_slot_units(costs: ActionCosts, pulses: np.ndarray, potentiating: np.nd
         count, energy = pulses[mine], pulse_energy[mine]
         for k in range(int(count.max(initial=0))):
             on = count > k
+            # The inhibit lines charge once, with the row's first SET slot.
+            inhibited = 2 * costs.hw.tile.cols - int((count > 0).sum()) if polarity and k == 0 else 0
             seconds.append(costs.pulse_time(1))
-            actions.append(write_actions(costs, int(on.sum()), float(energy[on].sum()), 1))
+            actions.append(write_actions(costs, int(on.sum()), float(energy[on].sum()), 1, inhibited))
     return seconds, actions
 
 
@@ -96,8 +110,11 @@ class OpenLoopController:
             events = self._detailed_events(matrix, tiles, outcome, rows)
         else:
             slots = per_tile_sum(row_pulse_slots(rows, outcome.pulses, outcome.potentiating), rows)
+            inhibited = per_tile_sum(inhibited_lines(rows, outcome.pulses, outcome.potentiating,
+                                                     self.costs.hw.tile.cols), rows)
             latency = self.costs.pulse_time(slots)
-            events = [tiles[t].program(self.op, latency[t], write_actions(self.costs, pulses[t], energy[t], slots[t]))
+            events = [tiles[t].program(self.op, latency[t],
+                                       write_actions(self.costs, pulses[t], energy[t], slots[t], inhibited[t]))
                       for t in np.flatnonzero(pulses)]
         yield self.env.all_of(events)
         return outcome

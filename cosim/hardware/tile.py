@@ -15,7 +15,8 @@ class Tile(FifoServer):
     ACTIONS = (Action("array_read", "array", doc="one cell read for one input step (V²·G·t)"),
                Action("program_pulse", "array", "update.programming", doc="one write pulse on one cell"),
                Action("line_charge", "array", "update.programming",
-                      doc="one row pulse slot: C·V² of its word line and of the pulsed column lines"),
+                      doc="one row pulse slot: C·V² of its word line and of the pulsed column lines "
+                      "(and, inhibiting, of a SET train's unselected column lines)"),
                Action("verify_read", "array", "update.verify", doc="one cell read back during write-verify"),
                Action("write_supply_loss", "converters", "update.programming",
                       doc="one pulse's share of the write supply's loss (charge pump efficiency)"),

@@ -12,8 +12,8 @@ import numpy as np
 from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import VerifyOutcome, program_verify_delta
 from cosim.hardware.cell_map import map_rows, per_tile_device_sum, per_tile_sum
-from cosim.hardware.open_loop_controller import (detailed_tile_events, pulse_actions, pulse_slot_units,
-                                                 row_pulse_slots, write_actions)
+from cosim.hardware.open_loop_controller import (detailed_tile_events, inhibited_lines, pulse_actions,
+                                                 pulse_slot_units, row_pulse_slots, write_actions)
 
 
 class WriteVerifyController:
@@ -44,6 +44,7 @@ class WriteVerifyController:
         row_time = np.zeros(rows.n_rows)
         row_reads = np.zeros(rows.n_rows)
         row_slots = np.zeros(rows.n_rows)
+        row_inhibit = np.zeros(rows.n_rows)
         for reads, pulses, up in zip(outcome.reads, outcome.pulses, outcome.potentiating):
             reading = reads > 0
             if not reading.any():
@@ -53,10 +54,12 @@ class WriteVerifyController:
             row_time += np.where(in_row > 0, self.costs.verify_read_time(reads.max(), in_row), 0.0)
             slots = row_pulse_slots(rows, pulses, up)
             row_slots += slots
+            row_inhibit += inhibited_lines(rows, pulses, up, self.costs.hw.tile.cols)
             row_time += self.costs.pulse_time(slots)
-        yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads, row_slots))
+        yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads, row_slots,
+                                                           row_inhibit))
 
-    def _tile_events(self, matrix, tiles, outcome, rows, row_time, row_reads, row_slots):
+    def _tile_events(self, matrix, tiles, outcome, rows, row_time, row_reads, row_slots, row_inhibit):
         costs = self.costs
         g = matrix.devices.conductance().flat[outcome.devices]
         device_reads = outcome.reads.sum(axis=0)
@@ -66,9 +69,11 @@ class WriteVerifyController:
         verify_count = per_tile_device_sum(device_reads, rows)
         pulse_count, pulse_energy = pulse_actions(costs, matrix, outcome.devices, outcome.device_pulses, rows)
         slots, latency = per_tile_sum(row_slots, rows), per_tile_sum(row_time, rows)
+        inhibited = per_tile_sum(row_inhibit, rows)
         return [tiles[t].program(self.op, latency[t], {"verify_read": (verify_count[t], array_energy[t]),
                                                        "verify_conversion": (verify_count[t], conversion_energy[t]),
-                                                       **write_actions(costs, pulse_count[t], pulse_energy[t], slots[t])})
+                                                       **write_actions(costs, pulse_count[t], pulse_energy[t], slots[t],
+                                                                       inhibited[t])})
                 for t in np.flatnonzero(verify_count)]
 
     def _detailed_events(self, matrix, tiles, outcome, rows) -> list:

@@ -185,6 +185,9 @@ class WritePathSpec(Sourced):
     word_line_voltage: Volts = Field(1.8, description="Swing of a selected word line during a write, V.")
     supply_efficiency: float = Field(1.0, gt=0.0, le=1.0, description="Energy delivered at the write "
                                      "voltage ÷ energy drawn (charge pump / regulator efficiency).")
+    inhibit_unselected: bool = Field(False, description="1T1R inhibit: while a row takes its SET train, "
+                                     "every column line of the tile not pulsed in that row is held at the write "
+                                     "voltage (so the row's other cells see none), charged once per row and train.")
 
 
 class BufferSpec(Sourced):
