@@ -108,6 +108,7 @@ def test_preset_trains_through_the_cli(name, tmp_path):
 def test_pcm_drift_follows_power_law():
     arr = _array("pcm", stuck_fraction=0.0, relaxation_sigma=0.0)
     arr.x[:] = 0.5
+    arr.last_write_time[:] = 0.0     # programmed at t = 0
     g0 = arr.conductance().copy()
     nu, t0 = arr.spec.drift_nu, arr.spec.drift_t0
     arr.advance_to(10 * t0)
@@ -118,6 +119,7 @@ def test_pcm_drift_follows_power_law():
 def test_rram_relaxation_spread_doubles_in_a_day():
     arr = _array("rram_180nm", seed=4, shape=(200, 200), stuck_fraction=0.0)
     arr.x[:] = 0.5
+    arr.last_write_time[:] = 0.0     # programmed at t = 0
     arr.advance_to(86400.0)
     sigma_relax = arr.x.std()
     sigma_write = arr.spec.write_noise
@@ -125,6 +127,20 @@ def test_rram_relaxation_spread_doubles_in_a_day():
     assert np.sqrt(sigma_write ** 2 + sigma_relax ** 2) == pytest.approx(2 * sigma_write, rel=0.05)
     assert arr.write_sigma(86400.0).mean() == pytest.approx(2 * sigma_write, rel=0.01)
     assert arr.write_sigma(0.5).mean() == pytest.approx(sigma_write)   # before t0 nothing has relaxed
+
+
+def test_a_device_never_written_does_not_relax():
+    # The idle g_min device of a pair, or a layer that starts at zero: no programming pulse, no
+    # relaxation clock; the same devices relax once written.
+    arr = _array("rram_180nm", seed=4, shape=(50, 50), stuck_fraction=0.0)
+    arr.advance_to(86400.0)
+    assert np.all(arr.x == 0.0) and np.all(arr.write_sigma(86400.0) == arr.spec.write_noise)
+    cells = np.arange(arr.x[0].size)
+    arr.apply_pulses(cells, np.full(cells.size, 10), 86400.0)
+    written = arr.x[0].copy()
+    arr.advance_to(2 * 86400.0)
+    assert np.all(arr.x[1] == 0.0)                     # the idle device of each pair stays put
+    assert 0.5 * arr.spec.relaxation_sigma < np.std(arr.x[0] - written) < 2 * arr.spec.relaxation_sigma * np.sqrt(np.log(86400.0))
 
 
 def test_drift_is_lazy_until_touched():

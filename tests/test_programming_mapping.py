@@ -219,6 +219,25 @@ def test_lifetime_uses_steady_state_rates_and_reports_the_mean_rate_ratio(small_
         bp["mean_write_rate_per_device"] / eapu["mean_write_rate_per_device"])
 
 
+def test_endurance_in_pulses_wears_multi_pulse_writes_sooner():
+    cycles, pulses = (_array(shape=(1, 40), endurance_median=20.0, endurance_sigma=0.0, endurance_unit=unit)
+                      for unit in ("cycles", "pulses"))
+    cells = np.arange(40)
+    for _ in range(5):                  # five 5-pulse trains alternating up and down: 25 pulses, 5 cycles
+        for arr in (cycles, pulses):
+            arr.apply_pulses(cells, np.full(40, 5 * (1 if _ % 2 == 0 else -1)), 0.0)
+    assert not cycles.stuck.any() and pulses.stuck[0].all()
+    assert np.allclose(pulses.wear_fraction()[0], 1.25) and np.allclose(cycles.wear_fraction()[0], 0.25)
+
+
+def test_lifetime_reports_write_and_pulse_rates_with_their_ratios(small_run):
+    methods = small_run.summary["methods"]
+    bp, eapu = methods["bp_open_loop"]["lifetime"], methods["eapu"]["lifetime"]
+    assert bp["endurance_unit"] == "cycles" and bp["mean_pulse_rate_per_device"] >= bp["mean_write_rate_per_device"] > 0
+    assert eapu["mean_pulse_rate_ratio_vs_bp_open_loop"] == pytest.approx(
+        bp["mean_pulse_rate_per_device"] / eapu["mean_pulse_rate_per_device"])
+
+
 # ----- ADC range per layer --------------------------------------------------------------------------
 def test_adc_calibration_never_clips_its_calibration_batch():
     hw = hardware(device={"read_noise": 0.0})
@@ -234,6 +253,22 @@ def test_adc_calibration_never_clips_its_calibration_batch():
                          mapping_scale(w), np.random.default_rng(0))
     fixed.matmul(x)
     assert fixed.adc_stats["forward"]["calibrations"] == 0
+
+
+def test_adc_calibration_pass_is_priced_in_the_phase_of_its_product():
+    from cosim.hardware.accounting import op_phase
+    run = api.run(workload(steps=5, methods=("bp_open_loop",)), hardware(adc={"recalibrate_every": 2})).runs[0]
+    tx, acts = run.ledger.transactions(), run.ledger.actions()
+    acts = acts.assign(op=tx.op.to_numpy()[acts.tx.to_numpy()])
+    adc = acts[acts.action == "adc_conversion"]
+    for direction in ("forward", "backward"):
+        # step 2 recalibrates every matrix: its calibration pass converts what its product does
+        at = adc[adc.step == 2]
+        assert at[at.op == f"{direction}_adc_calibration"]["count"].sum() == at[at.op == direction]["count"].sum() > 0
+        assert adc[adc.step == 1].op.str.contains("calibration").sum() == 0
+    assert op_phase("forward_adc_calibration") == "forward" and op_phase("backward_adc_calibration") == "backprop"
+    fixed = api.run(workload(steps=3, methods=("bp_open_loop",)), hardware(adc={"calibration": "fixed"})).runs[0]
+    assert not fixed.ledger.transactions().op.str.contains("calibration").any()
 
 
 def test_summary_reports_per_layer_mapping_sigma_step_tolerance_and_adc(small_run):

@@ -36,6 +36,9 @@ class WriteOutcome:
         return (self.pulses > 0).astype(float)
 
 
+NEVER = np.nan   # last_write_time of a device not written on this chip
+
+
 class DeviceArray:
     """All devices of one weight matrix; every operation is vectorised over the cells it touches."""
 
@@ -50,8 +53,10 @@ class DeviceArray:
         self.write_count = np.zeros(full, dtype=np.uint32)
         self.pulse_count = np.zeros(full, dtype=np.uint32)
         # seconds of simulated time; float32 (~1e-7 relative) is ample for drift clocks of >= 1 s
-        # and keeps the state at <= 32 bytes per device (benchmarks/scaling.py)
-        self.last_write_time = np.zeros(full, dtype=np.float32)
+        # and keeps the state at <= 32 bytes per device (benchmarks/scaling.py). NaN (NEVER) for a
+        # device not yet written on this chip: it sits in the reset state it was prepared in
+        # long before training, so it has no relaxation clock running (see advance_to).
+        self.last_write_time = np.full(full, NEVER, dtype=np.float32)
         self.clock = 0.0                            # simulated time the state is current at, s
         self.step_scale = np.zeros(full, dtype=np.float32)
         self.endurance = np.zeros(full, dtype=np.float32)
@@ -63,6 +68,7 @@ class DeviceArray:
         """Draw new devices at `mask`: step spread, lognormal endurance, stuck-at-start."""
         spec, rng, count = self.spec, self.rng, int(mask.sum())
         self.x[mask] = 0.0
+        self.last_write_time[mask] = NEVER
         self.step_scale[mask] = np.maximum(1.0 + spec.step_spread * rng.standard_normal(count), 0.05)
         self.endurance[mask] = np.exp(np.log(spec.endurance_median) + spec.endurance_sigma * rng.standard_normal(count))
         self.stuck[mask] = False
@@ -107,15 +113,22 @@ class DeviceArray:
     def advance_to(self, now: float) -> None:
         """Bring every device to simulated time `now` (s): since its last write a device drifts
         as G ∝ (t/t0)^-ν and relaxes by a mean shift and a spread growing with ln(t/t0).
-        Increments compose exactly, so the result does not depend on how often it is called."""
+        Increments compose exactly, so the result does not depend on how often it is called.
+        A device never written on this chip (last_write_time NEVER, e.g. the idle g_min device
+        of a pair, or every device of a layer that starts at zero) does not move: relaxation is
+        the settling of a state after its programming pulse (Wan 2022 measure it from 1 s after
+        programming), and a device last reset when the chip was prepared, long before training,
+        has ln(t/t_write) ≈ 0 over a run."""
         if now <= self.clock:
             return
         if self.spec.has_drift:
             spec = self.spec
-            age_then = np.maximum(self.clock - self.last_write_time, spec.drift_t0)
-            age_now = np.maximum(now - self.last_write_time, spec.drift_t0)
+            written = ~np.isnan(self.last_write_time)
+            since = np.where(written, self.last_write_time, 0.0)
+            age_then = np.maximum(self.clock - since, spec.drift_t0)
+            age_now = np.maximum(now - since, spec.drift_t0)
             log_ratio = np.log(age_now / age_then)
-            moving = (log_ratio > 0) & ~self.stuck
+            moving = (log_ratio > 0) & ~self.stuck & written
             if moving.any():
                 lr = log_ratio[moving]
                 g = (self.x[moving] + self.g_min_x) * np.exp(-spec.drift_nu * lr) - self.g_min_x
@@ -136,7 +149,8 @@ class DeviceArray:
         spec, base = self.spec, self.nominal_write_sigma
         if not spec.relaxation_sigma:
             return np.full(self.shape, base)
-        age = np.maximum(now - self.last_write_time, spec.drift_t0)
+        # a never-written device has accumulated no relaxation spread (see advance_to)
+        age = np.maximum(np.nan_to_num(now - self.last_write_time, nan=0.0), spec.drift_t0)
         sigma = np.sqrt(base ** 2 + spec.relaxation_sigma ** 2 * np.log(age / spec.drift_t0))
         return np.take_along_axis(sigma, self.active_device()[None], axis=0)[0]
 
@@ -180,7 +194,7 @@ class DeviceArray:
         self.write_count.flat[flat] += np.uint32(1)
         self.pulse_count.flat[flat] += pulses.astype(np.uint32)
         self.last_write_time.flat[flat] = now
-        worn = (self.write_count.flat[flat] >= self.endurance.flat[flat]) & ~self.stuck.flat[flat]
+        worn = (self.wear_count().flat[flat] >= self.endurance.flat[flat]) & ~self.stuck.flat[flat]
         if worn.any():
             mask = np.zeros(self.x.shape, dtype=bool)
             mask.flat[flat[worn]] = True
@@ -194,13 +208,19 @@ class DeviceArray:
             self.x[mask] = (self.rng.random(count) < 0.5).astype(float)
 
     def set_exact(self, weight_fraction: np.ndarray) -> None:
-        """Place weights without noise, cost or wear (reference runs and tests only)."""
+        """Place weights without noise, cost or wear (reference runs and tests only); a device
+        moved off g_min counts as written now (its relaxation clock starts)."""
         stuck_x = self.x[self.stuck]
         self.x[0] = np.clip(weight_fraction, 0.0, 1.0)
         self.x[1] = np.clip(-weight_fraction, 0.0, 1.0)
         self.x[self.stuck] = stuck_x
+        self.last_write_time[(self.x > 0) & ~self.stuck] = self.clock
 
     # ----- lifetime -----------------------------------------------------------------------
+    def wear_count(self) -> np.ndarray:
+        """What endurance counts, per device: write cycles or pulses (device.endurance_unit)."""
+        return self.pulse_count if self.spec.endurance_unit == "pulses" else self.write_count
+
     def wear_fraction(self) -> np.ndarray:
-        """Cycles used / endurance, per device."""
-        return self.write_count / self.endurance
+        """Wear used / endurance, per device."""
+        return self.wear_count() / self.endurance

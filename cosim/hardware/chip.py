@@ -62,14 +62,17 @@ class Chip:
             yield from self.move(f"{op.direction}_in", op.values_in * bits)
         steps = op.vectors * op.phases * op.slices
         tile_map = self.matrices[op.matrix].tile_map
+        name = f"{op.direction}_adc_calibration" if op.calibration else op.direction
         runs = []
         for i, rows_used in enumerate(op.rows_used):
             for j, cols_used in enumerate(op.cols_used):
                 r, c = (j, i) if op.direction == "backward" else (i, j)
                 tile = self.tiles[op.matrix][tile_map.tile_index(r, c)]
-                runs.append(self.env.process(tile.mvm(op.direction, steps, int(rows_used), int(cols_used),
+                runs.append(self.env.process(tile.mvm(name, steps, int(rows_used), int(cols_used),
                                                       float(op.conductance_load[i, j]))))
         yield self.env.all_of(runs)
+        if op.calibration:     # the peak is found at the converters; no outputs leave the tiles
+            return
         yield from self.move(f"{op.direction}_out", op.vectors * op.out_features * bits)
         # The host rescales each output by the input scale and the weight mapping scale.
         yield from self.host_work(f"{op.direction}_scale", 0.0, op.vectors * op.out_features)

@@ -16,6 +16,8 @@ Every call appends an `MvmOp` with what the hardware model needs to price and ti
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from cosim.devices.array import DeviceArray
@@ -114,7 +116,7 @@ class AnalogMatrix:
         load = np.zeros((len(in_blocks), len(out_blocks)))
         direction = "backward" if transpose else "forward"
         phase_inputs = [self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0) for sign in signs]
-        self._calibrate_adc(direction, phase_inputs, w, in_blocks, precision)
+        calibrated = self._calibrate_adc(direction, phase_inputs, w, in_blocks, precision)
         clipped_before = self.clipped_conversions
         conversions_before = self.adc_stats[direction]["conversions"]
         for sign, inputs in zip(signs, phase_inputs):
@@ -127,8 +129,10 @@ class AnalogMatrix:
                 y += sign * partial
                 load[r] += load_r
         if self.record:
-            self.ops.append(self._op(x.shape[0], len(signs), (full, 0, dac.slices), transpose, load,
-                                     input_values))
+            op = self._op(x.shape[0], len(signs), (full, 0, dac.slices), transpose, load, input_values)
+            if calibrated:   # the calibration pass ran the same inputs through the same tiles first
+                self.ops.append(replace(op, calibration=True))
+            self.ops.append(op)
             # Auto-ranging: a training product clipping more than AUTO_RANGE of its conversions
             # recalibrates on the next one (a layer whose weights outgrew its last calibration).
             done = self.adc_stats[direction]["conversions"] - conversions_before
@@ -137,23 +141,25 @@ class AnalogMatrix:
         return y * (scale / full) * out_scale if scale > 0 else y
 
     # ----- ADC range calibration -------------------------------------------------------------
-    def _calibrate_adc(self, direction: str, phase_inputs: list, w: np.ndarray, in_blocks, precision) -> None:
+    def _calibrate_adc(self, direction: str, phase_inputs: list, w: np.ndarray, in_blocks, precision) -> bool:
         """Per-layer calibration (adc.calibration per_layer): on the first product of a direction,
         and on the next training product after a recalibration was requested, set the full scale
         to calibration_headroom x the largest noiseless column current of this batch (every
         slice, phase and tile-row block), and record how many of its conversions would round to
-        code zero. The calibration read itself is not priced."""
+        code zero. Returns True when it calibrated: the chip then runs the batch through the
+        tiles once more before the product (a calibration pass, priced; its peak is found at
+        the converters, so no outputs move)."""
         adc = self.hw.adc
         if adc.bits is None or adc.calibration != "per_layer":
-            return
+            return False
         pending = self.adc_full_scale[direction] is None or (self.recalibrate[direction] and self.record)
         if not pending:
-            return
+            return False
         currents = [self._noiseless_currents(inputs[:, rows], w[rows].astype(precision))
                     for inputs in phase_inputs for rows in in_blocks]
         peak = max((float(np.abs(c).max(initial=0.0)) for c in currents), default=0.0)
         if peak <= 0.0:
-            return                       # nothing to calibrate on (all-zero inputs or weights)
+            return True        # the pass ran but found nothing to range on (all-zero inputs or weights)
         full_scale = adc.calibration_headroom * peak
         self.adc_full_scale[direction], self.recalibrate[direction] = full_scale, False
         half_lsb = full_scale / 2 ** adc.bits
@@ -161,6 +167,7 @@ class AnalogMatrix:
         stats["calibrations"] += 1
         stats["calibration_conversions"] += sum(c.size for c in currents)
         stats["calibration_zero"] += sum(int(np.count_nonzero(np.abs(c) < half_lsb)) for c in currents)
+        return True
 
     def _noiseless_currents(self, inputs: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Column currents of every input slice of one tile-row block, (slices·N, cols)."""

@@ -42,6 +42,9 @@ class MvmOp:
     # Values the host sends for this product. A conv sends its feature map, not the k·k-times
     # larger im2col columns (the tile's input buffer unrolls it); None = vectors · in_features.
     input_values: int | None = None
+    # True for the ADC range calibration pass a calibrating product makes first (the same
+    # inputs through the same tiles, to find the column currents' peak; cosim.nn.analog).
+    calibration: bool = False
 
     @property
     def values_in(self) -> int:

@@ -18,23 +18,31 @@ def _finite_or_none(value: float) -> float | None:
 
 def lifetime_figures(run) -> dict:
     """Projected from each device's steady-state write rate (the second half of training, when
-    the run recorded it; else the whole run) and its drawn endurance: the mean write rate, and
-    steps (and whole training runs) until the first device and until 1 % of devices exceed
-    endurance."""
+    the run recorded it; else the whole run) and its drawn endurance: the mean write (cycle) and
+    pulse rates, and steps (and whole training runs) until the first device and until 1 % of
+    devices exceed endurance, counted in the endurance's unit (device.endurance_unit: write
+    cycles, or pulses)."""
     if not run.analog:
         return {"max_writes_per_cell": 0, "mean_writes_per_cell": 0.0, "p99_writes_per_cell": 0.0,
-                "mean_write_rate_per_device": 0.0, "rate_window_steps": 0,
+                "mean_write_rate_per_device": 0.0, "mean_pulse_rate_per_device": 0.0, "rate_window_steps": 0,
+                "endurance_unit": None,
                 "steps_to_first_cell_failure": None, "steps_to_1pct_cells_failed": None,
                 "runs_to_first_cell_failure": None, "runs_to_1pct_cells_failed": None}
     writes = run.training_writes
     steady, window = run.training_writes, run.steps
+    pulses = getattr(run, "training_pulses", None)
     if getattr(run, "steady_writes", None) is not None and run.steady_steps:
         steady, window = run.steady_writes, run.steady_steps
-    steps_to_fail = steps_to_failure(steady, run.endurance, window)
+        pulses = getattr(run, "steady_pulses", None)
+    unit = getattr(run, "endurance_unit", "cycles")
+    worn = pulses if unit == "pulses" else steady
+    steps_to_fail = steps_to_failure(worn, run.endurance, window)
     first, one_pct = steps_to_fail.min(), np.quantile(steps_to_fail, 0.01, method="inverted_cdf")
     return {"max_writes_per_cell": int(writes.max()), "mean_writes_per_cell": float(writes.mean()),
             "p99_writes_per_cell": float(np.percentile(writes, 99)),
-            "mean_write_rate_per_device": float(steady.mean() / window), "rate_window_steps": int(window),
+            "mean_write_rate_per_device": float(steady.mean() / window),
+            "mean_pulse_rate_per_device": float(pulses.mean() / window) if pulses is not None else None,
+            "rate_window_steps": int(window), "endurance_unit": unit,
             "steps_to_first_cell_failure": _finite_or_none(first),
             "steps_to_1pct_cells_failed": _finite_or_none(one_pct),
             "runs_to_first_cell_failure": _finite_or_none(first / run.steps),
@@ -43,13 +51,15 @@ def lifetime_figures(run) -> dict:
 
 def lifetime_ratios(methods: dict, baseline: str = "bp_open_loop") -> None:
     """Add each method's projected lifetime relative to `baseline` (None where undefined): the
-    ratio of mean write rates (baseline / ours: how many times longer the average device lasts,
+    ratios of mean write (cycle) rates and of mean pulse rates (baseline / ours: how many times
+    longer the average device lasts when wear counts cycles, or pulses; the write-rate ratio is
     the paper's ~1000x figure) and the ratios of first-failure and 1 %-failed steps."""
     base = methods.get(baseline, {}).get("lifetime", {})
     for m in methods.values():
         life = m["lifetime"]
-        ours, theirs = life.get("mean_write_rate_per_device"), base.get("mean_write_rate_per_device")
-        life[f"mean_write_rate_ratio_vs_{baseline}"] = theirs / ours if ours and theirs else None
+        for unit in ("write", "pulse"):
+            ours, theirs = life.get(f"mean_{unit}_rate_per_device"), base.get(f"mean_{unit}_rate_per_device")
+            life[f"mean_{unit}_rate_ratio_vs_{baseline}"] = theirs / ours if ours and theirs else None
         for key in ("steps_to_first_cell_failure", "steps_to_1pct_cells_failed"):
             ours, theirs = life.get(key), base.get(key)
             life[f"{key}_vs_{baseline}"] = ours / theirs if ours and theirs else None

@@ -51,7 +51,10 @@ class MethodRun:
     end_ps: int = 0
     training_writes: np.ndarray = None     # per device, writes during training (setup excluded)
     steady_writes: np.ndarray = None       # per device, writes in the second half of training
+    training_pulses: np.ndarray = None     # per device, pulses during training (setup excluded)
+    steady_pulses: np.ndarray = None       # per device, pulses in the second half of training
     steady_steps: int = 0                  # steps in that second half
+    endurance_unit: str = "cycles"         # what `endurance` counts (device.endurance_unit)
     layers: dict = field(default_factory=dict)       # per analog matrix: mapping, σ, Δw_th, ADC (sim.layer_figures)
     endurance: np.ndarray = None           # per device
     write_maps: dict = field(default_factory=dict)   # matrix -> per-weight writes of both devices
@@ -71,7 +74,8 @@ class TrainerState:
 
     matrices: every weight matrix by name (trained ones and a rule's `<name>.fast` twins);
     initial: the initial weights of the trained matrices (weight units), placed at setup;
-    setup_writes / steady_writes: per matrix, device write counts after setup and at mid-run.
+    setup_writes / steady_writes: per matrix, device write counts after setup and at mid-run;
+    setup_pulses / steady_pulses: the same for pulse counts.
     """
 
     method: str
@@ -88,6 +92,8 @@ class TrainerState:
     run: MethodRun
     setup_writes: dict = field(default_factory=dict)
     steady_writes: dict = field(default_factory=dict)
+    setup_pulses: dict = field(default_factory=dict)
+    steady_pulses: dict = field(default_factory=dict)
 
     def trained_matrices(self) -> dict:
         return {n: m for n, m in self.matrices.items() if not n.endswith(FAST)}

@@ -75,6 +75,7 @@ class Trainer:
             self.state.ledger.step = step
             if step == steps // 2 and self.state.rule.analog:   # lifetime: steady-state rates from here
                 self.state.steady_writes = {n: m.devices.write_count.copy() for n, m in self.state.matrices.items()}
+                self.state.steady_pulses = {n: m.devices.pulse_count.copy() for n, m in self.state.matrices.items()}
             scheduled, started = self.env.events_scheduled, self.env.now
             yield from self._train_step(step)
             if self.env.now - started < period_ps:       # idle until the step period is over
@@ -105,6 +106,7 @@ class Trainer:
                                          wv.max_pulses_per_iteration, wv.reads_per_verify, 0.0)
                 yield from self.chip.program_initial(name, outcome)
             self.state.setup_writes = {n: m.devices.write_count.copy() for n, m in self.state.matrices.items()}
+            self.state.setup_pulses = {n: m.devices.pulse_count.copy() for n, m in self.state.matrices.items()}
         self.state.run.setup_end_ps = self.env.now
         self._evaluate(0)
 
@@ -231,7 +233,8 @@ class Trainer:
     def _collect_wear(self) -> None:
         if self.state.rule.analog:
             collect_wear(self.state.run, self.state.matrices, self.state.setup_writes, self.state.steady_writes,
-                         self.wl.training.steps - self.wl.training.steps // 2)
+                         self.wl.training.steps - self.wl.training.steps // 2,
+                         self.state.setup_pulses, self.state.steady_pulses)
 
 
 def _dense(plan, shape) -> np.ndarray:

@@ -66,26 +66,36 @@ def tile_wear(tiles: TileMap, writes: np.ndarray, endurance: np.ndarray, steps: 
 
 
 def collect_wear(run, matrices: dict, setup_writes: dict, steady_start: dict | None = None,
-                 steady_steps: int = 0) -> None:
-    """Fill `run` with per-device training writes, endurance, write maps, tile wear and faults;
-    with `steady_start` (write counts when the steady-state window began, `steady_steps` before
-    the end) also the writes of that window, from which lifetime is projected."""
-    writes, endurance, steady = [], [], []
+                 steady_steps: int = 0, setup_pulses: dict | None = None,
+                 steady_pulses_start: dict | None = None) -> None:
+    """Fill `run` with per-device training writes and pulses, endurance (and what it counts),
+    write maps, tile wear and faults; with `steady_start` (write counts when the steady-state
+    window began, `steady_steps` before the end) also the writes and pulses of that window, from
+    which lifetime is projected. Tile wear counts in the endurance's unit."""
+    writes, endurance, steady, pulses, steady_p = [], [], [], [], []
     faults = {"devices": 0, "stuck_at_start": 0, "stuck_at_end": 0, "remapped_columns": 0}
     for name, m in matrices.items():
         trained = (m.devices.write_count - setup_writes[name]).astype(np.float64)
+        pulsed = m.devices.pulse_count.astype(np.float64) - (setup_pulses or {}).get(name, 0)
         writes.append(trained.ravel())
+        pulses.append(pulsed.ravel())
         if steady_start is not None:
             steady.append((m.devices.write_count - steady_start[name]).astype(np.float64).ravel())
+            if steady_pulses_start is not None:
+                steady_p.append((m.devices.pulse_count.astype(np.float64) - steady_pulses_start[name]).ravel())
         endurance.append(m.devices.endurance.ravel())
+        run.endurance_unit = m.devices.spec.endurance_unit
         run.write_maps[name] = trained.sum(axis=0)
-        run.write_stats.tile_wear += tile_wear(m.tile_map, trained, m.devices.endurance, run.steps)
+        worn = pulsed if run.endurance_unit == "pulses" else trained
+        run.write_stats.tile_wear += tile_wear(m.tile_map, worn, m.devices.endurance, run.steps)
         faults["devices"] += m.devices.x.size
         faults["stuck_at_start"] += m.devices.stuck_at_start
         faults["stuck_at_end"] += int(m.devices.stuck.sum())
         faults["remapped_columns"] += m.remapped_cols
     run.write_stats.faults = faults
-    run.training_writes = np.concatenate(writes)
+    run.training_writes, run.training_pulses = np.concatenate(writes), np.concatenate(pulses)
     if steady_start is not None and steady_steps > 0:
         run.steady_writes, run.steady_steps = np.concatenate(steady), steady_steps
+        if steady_p:
+            run.steady_pulses = np.concatenate(steady_p)
     run.endurance = np.concatenate(endurance)

@@ -46,7 +46,11 @@ class DeviceSpec(Sourced):
     step_spread: Fraction = Field(0.0, description="Device-to-device σ of the pulse step, relative.")
     read_noise: Fraction = Field(0.0, description="σ of a read, fraction of the cell's conductance.")
     stuck_fraction: Fraction = Field(0.0, description="Cells stuck (at g_min or g_max) from the start.")
-    endurance_median: float = Field(1e6, gt=0, description="Median write cycles before a cell sticks.")
+    endurance_median: float = Field(1e6, gt=0, description="Median endurance before a cell sticks, in "
+                                    "`endurance_unit`s (write cycles by default).")
+    endurance_unit: Literal["cycles", "pulses"] = Field(
+        "cycles", description="What wears a device out: write cycles (one pulse train, or one verify "
+        "iteration that pulsed it, is one) or single programming pulses.")
     endurance_sigma: float = Field(0.5, ge=0, le=5, description="σ of ln(endurance) (lognormal).")
     write_voltage: Volts = Field(description="Amplitude of a programming pulse (priced as V²·G·t).")
     pulse_width: Seconds["10 ps", "10 ms"] = Field(description="Duration of one programming pulse.")

@@ -1,6 +1,7 @@
 """Issue 12 measurements: digits MLP on the default chip, every rule, several learning rates and
 pulse-rounding conventions; one JSON line per (config, method). Usage:
-  PYTHONPATH=. python reports/issue12/measure.py OUT.jsonl lr=0.1 rounding=nearest [steps=1720] [methods=a,b]
+  PYTHONPATH=. python reports/issue12/measure.py OUT.jsonl lr=0.1 rounding=nearest [steps=1720] [methods=a,b] [seed=0]
+seed sets the training seed (weights, batches, device variation, noise); the split stays fixed.
 """
 import json
 import sys
@@ -17,6 +18,7 @@ ALL = ["ideal", "bp_open_loop", "write_verify", "mixed_precision", "manhattan", 
 def main(out, *args):
     opts = dict(a.split("=", 1) for a in args)
     wl_raw = read_yaml(opts.get("workload", "workloads/digits_all_rules.yaml"))
+    wl_raw["seed"] = int(opts.get("seed", 0))
     wl_raw["training"]["learning_rate"] = float(opts.get("lr", 0.1))
     wl_raw["training"]["steps"] = int(opts.get("steps", 1720))
     wl_raw["training"]["eval_every"] = int(opts.get("eval_every", 86))
@@ -29,7 +31,7 @@ def main(out, *args):
     summary = api.run(wl, hw).summary
     for method, m in summary["methods"].items():
         life = m["lifetime"]
-        row = {"lr": wl.training.learning_rate, "rounding": hw.device.rounding, "steps": wl.training.steps,
+        row = {"seed": wl.seed, "lr": wl.training.learning_rate, "rounding": hw.device.rounding, "steps": wl.training.steps,
                "method": method, "metric": m["metric"]["value"], "final_loss": m["final_loss"],
                "fraction_updated_per_step": m["writes"]["fraction_updated_per_step"],
                "cell_writes": m["writes"]["cell_writes"], "pulses": m["writes"]["pulses"],
