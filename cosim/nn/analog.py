@@ -146,20 +146,22 @@ class AnalogMatrix:
         and on the next training product after a recalibration was requested, set the full scale
         to calibration_headroom x the largest noiseless column current of this batch (every
         slice, phase and tile-row block), and record how many of its conversions would round to
-        code zero. Returns True when it calibrated: the chip then runs the batch through the
-        tiles once more before the product (a calibration pass, priced; its peak is found at
-        the converters, so no outputs move)."""
+        code zero. Returns True when it recalibrated a range set before: the chip then runs the
+        batch through the tiles once more before the product (a calibration pass, priced; its
+        peak is found at the converters, so no outputs move). A direction's first range is part
+        of the chip's setup, unpriced like the placing of the initial weights' reads and the
+        step-0 evaluation that usually sets it (cost-only prices no calibration)."""
         adc = self.hw.adc
         if adc.bits is None or adc.calibration != "per_layer":
             return False
-        pending = self.adc_full_scale[direction] is None or (self.recalibrate[direction] and self.record)
-        if not pending:
+        first = self.adc_full_scale[direction] is None
+        if not (first or (self.recalibrate[direction] and self.record)):
             return False
         currents = [self._noiseless_currents(inputs[:, rows], w[rows].astype(precision))
                     for inputs in phase_inputs for rows in in_blocks]
         peak = max((float(np.abs(c).max(initial=0.0)) for c in currents), default=0.0)
         if peak <= 0.0:
-            return True        # the pass ran but found nothing to range on (all-zero inputs or weights)
+            return not first   # the pass ran but found nothing to range on (all-zero inputs or weights)
         full_scale = adc.calibration_headroom * peak
         self.adc_full_scale[direction], self.recalibrate[direction] = full_scale, False
         half_lsb = full_scale / 2 ** adc.bits
@@ -167,7 +169,7 @@ class AnalogMatrix:
         stats["calibrations"] += 1
         stats["calibration_conversions"] += sum(c.size for c in currents)
         stats["calibration_zero"] += sum(int(np.count_nonzero(np.abs(c) < half_lsb)) for c in currents)
-        return True
+        return not first
 
     def _noiseless_currents(self, inputs: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Column currents of every input slice of one tile-row block, (slices·N, cols)."""
