@@ -22,6 +22,7 @@ import numpy as np
 
 from cosim.devices.array import DeviceArray
 from cosim.devices.tile_map import TileMap
+from cosim.nn import aggregated
 from cosim.nn.adc_kernel import PLANE_ROWS, adc_accumulate, digit_planes, quantise
 from cosim.nn.records import HostMatmul, MvmOp
 from cosim.specs.hardware import HardwareSpec
@@ -50,7 +51,11 @@ class AnalogMatrix:
         self.adc_full_scale = {"forward": None, "backward": None}
         self.recalibrate = {"forward": False, "backward": False}
         self.adc_stats = {d: {"conversions": 0, "clipped": 0, "calibrations": 0, "calibration_conversions": 0,
-                              "calibration_zero": 0} for d in ("forward", "backward")}
+                              "calibration_zero": 0, "aggregated_conversions": 0} for d in ("forward", "backward")}
+        # Per direction under hardware.mvm_numerics auto: products run aggregated / exact, why the
+        # exact ones fell back, and the figures of the last check (cosim.nn.aggregated.check).
+        self.numerics = {d: {"aggregated": 0, "exact": 0, "fallback": {}, "last_check": None}
+                         for d in ("forward", "backward")}
         self.record = True
         self.clock = lambda: 0.0   # simulated time in seconds; the chip wires in its clock
 
@@ -117,13 +122,16 @@ class AnalogMatrix:
         direction = "backward" if transpose else "forward"
         phase_inputs = [self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0) for sign in signs]
         calibrated = self._calibrate_adc(direction, phase_inputs, w, in_blocks, precision)
+        block_mvm = (self._aggregated_block_mvm if self._may_aggregate(direction, phase_inputs, w, variance,
+                                                                        in_blocks, precision)
+                     else self._block_mvm)
         clipped_before = self.clipped_conversions
         conversions_before = self.adc_stats[direction]["conversions"]
         for sign, inputs in zip(signs, phase_inputs):
             for r, rows in enumerate(in_blocks):
                 # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
                 # slower on strided views; one block at a time keeps the peak memory small.
-                partial, load_r = self._block_mvm(inputs[:, rows], w[rows].astype(precision),
+                partial, load_r = block_mvm(inputs[:, rows], w[rows].astype(precision),
                                                   variance[rows].astype(precision),
                                                   g[0][rows] + g[1][rows], out_blocks, direction)
                 y += sign * partial
@@ -200,8 +208,7 @@ class AnalogMatrix:
         lsb = np.empty(0, dtype=w.dtype)
         k_max = 0.0
         if adc.bits is not None:
-            full_scale = self.adc_full_scale[direction] or adc.full_scale * rows * digit_max
-            lsb = np.full(cols, 2.0 * full_scale / 2 ** adc.bits, dtype=w.dtype)
+            lsb = np.full(cols, self._adc_step(direction, rows), dtype=w.dtype)
             k_max = 2.0 ** (adc.bits - 1)       # full_scale / lsb
         noisy = bool(self.hw.device.read_noise)
         one_product = noisy and digit_max == 1  # 0/1 digits: d² = d, so [W | σ²] in one product
@@ -237,10 +244,69 @@ class AnalogMatrix:
                 self.adc_stats[direction]["clipped"] += clipped
                 self.adc_stats[direction]["conversions"] += current.size
         partial = acc * lsb if lsb.size else acc
+        return partial, self._load(drive, g_pair, out_blocks)
+
+    def _adc_step(self, direction: str, rows: int) -> float:
+        """ADC step (current units, see _block_mvm) of a tile-row block of `rows` rows: 2 x the
+        calibrated full scale, else the spec's fixed one, / 2^bits."""
+        adc, dac = self.hw.adc, self.hw.dac
+        digit_max = 2 ** dac.bits - 1 if dac.bits is not None else 1
+        full_scale = self.adc_full_scale[direction] or adc.full_scale * rows * digit_max
+        return 2.0 * full_scale / 2 ** adc.bits
+
+    def _load(self, drive: np.ndarray, g_pair: np.ndarray, out_blocks) -> np.ndarray:
+        """Conductance load per tile (S) of a block from its rows' Σ digit² (drive)."""
+        digit_max = 2 ** self.hw.dac.bits - 1 if self.hw.dac.bits is not None else 1
         g_siemens = g_pair * self.hw.device.g_range
-        drive /= digit_max ** 2                 # row drive amplitude², a fraction of V_read²
-        load = np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
-        return partial, load
+        drive = drive / digit_max ** 2          # row drive amplitude², a fraction of V_read²
+        return np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
+
+    # ----- aggregated numerics (hardware.mvm_numerics: auto; cosim.nn.aggregated) ----------------
+    def _may_aggregate(self, direction: str, phase_inputs: list, w, variance, in_blocks, precision) -> bool:
+        """Whether this product runs aggregated: mvm_numerics auto and the check passes on it;
+        records the outcome per direction (training products only, as adc_stats)."""
+        if self.hw.mvm_numerics == "exact":
+            return False
+        reason, figures = self._aggregation_check(direction, phase_inputs, w, variance, in_blocks, precision)
+        if self.record:
+            stats = self.numerics[direction]
+            stats["aggregated" if reason is None else "exact"] += 1
+            if reason is not None:
+                stats["fallback"][reason] = stats["fallback"].get(reason, 0) + 1
+            stats["last_check"] = figures
+        return reason is None
+
+    def _aggregation_check(self, direction, phase_inputs, w, variance, in_blocks, precision):
+        """(None or why not, figures): the hardware-level conditions, then the sampled check."""
+        dac, adc = self.hw.dac, self.hw.adc
+        static = ("ideal_dac" if dac.bits is None else "ideal_adc" if adc.bits is None
+                  else "no_read_noise" if not self.hw.device.read_noise
+                  else "input_bits" if dac.input_bits > aggregated.MAX_TABLE_BITS else None)
+        if static is not None:
+            return static, None
+        picked = aggregated.sample(phase_inputs[0].shape[0])
+        blocks = []
+        for inputs in phase_inputs:
+            for rows in in_blocks:
+                w_r = w[rows].astype(precision)
+                q = self._adc_step(direction, w_r.shape[0])
+                blocks.append((inputs[picked][:, rows], w_r, variance[rows].astype(precision), q,
+                               q * (2.0 ** (adc.bits - 1) + 0.5)))   # clips beyond k_max + 1/2 steps
+        return aggregated.check(blocks, dac.bits, dac.slices)
+
+    def _aggregated_block_mvm(self, inputs: np.ndarray, w: np.ndarray, variance: np.ndarray,
+                              g_pair: np.ndarray, out_blocks, direction: str = "forward"):
+        """_block_mvm's result, aggregated over the input slices (cosim.nn.aggregated): the same
+        units, the same conductance load and conversion count, one read-noise key per block."""
+        dac = self.hw.dac
+        q = self._adc_step(direction, w.shape[0])
+        key = int(self.rng.integers(2 ** 63))    # as the exact kernel: the device stream advances alike
+        table = aggregated.tables(dac.bits, dac.input_bits, dac.slices)
+        partial, drive, conversions = aggregated.block_product(inputs, w, variance, q, key, table)
+        if self.record:
+            self.adc_stats[direction]["conversions"] += conversions
+            self.adc_stats[direction]["aggregated_conversions"] += conversions
+        return partial, self._load(drive, g_pair, out_blocks)
 
     def _op(self, vectors, phases, levels, transpose, load, input_values=None) -> MvmOp:
         direction = "backward" if transpose else "forward"

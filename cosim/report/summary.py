@@ -185,6 +185,7 @@ def build_summary(workload, hardware, runs: list, gpu: dict, baseline: dict | No
         "workload": workload.name,
         "hardware": hardware.name,
         "fidelity": hardware.fidelity,
+        "mvm_numerics": hardware.mvm_numerics,
         "seed": workload.seed,
         "steps": workload.training.steps,
         "batch_size": workload.training.batch_size,

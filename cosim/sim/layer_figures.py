@@ -26,13 +26,25 @@ def adc_figures(matrix) -> dict:
         if not stats["conversions"]:
             continue
         fs = matrix.adc_full_scale[direction]
+        exact_conversions = stats["conversions"] - stats["aggregated_conversions"]
         out[direction] = {
             "full_scale_fraction": (fs / (hw.tile.rows * digit_max)) if fs else hw.adc.full_scale,
             "calibrations": stats["calibrations"],
-            "clipped_fraction": stats["clipped"] / stats["conversions"],
+            # Clipping is counted on exactly computed products only (aggregated ones are checked).
+            "clipped_fraction": (stats["clipped"] / exact_conversions) if exact_conversions else None,
             "zero_code_fraction_at_calibration": (stats["calibration_zero"] / stats["calibration_conversions"]
                                                   if stats["calibration_conversions"] else None)}
+        if hw.mvm_numerics != "exact":
+            out[direction]["numerics"] = numerics_figures(matrix.numerics[direction])
     return out
+
+
+def numerics_figures(stats: dict) -> dict:
+    """Under mvm_numerics auto: training products run aggregated and exact, why the exact ones
+    fell back (cosim.nn.aggregated.check: dither, clipping, no_signal, or a chip without read noise,
+    sliced DAC or quantising ADC), and the last check's figures."""
+    return {"aggregated_products": stats["aggregated"], "exact_products": stats["exact"],
+            "fallback": dict(sorted(stats["fallback"].items())), "last_check": stats["last_check"]}
 
 
 def layer_figures(matrices: dict, hw, rule) -> dict:

@@ -243,6 +243,11 @@ class HardwareSpec(FrozenSpec):
     fidelity: Literal["transaction", "detailed"] = Field(
         "transaction", description="transaction: one event per tile operation; detailed: one per "
         "conversion slot, pulse and verify read (small configurations; same totals).")
+    mvm_numerics: Literal["exact", "auto"] = Field(
+        "exact", description="exact: every input bit-slice read, noised and converted (the model); auto: "
+        "per product of each matrix and direction, one aggregated product with the same mean and variance "
+        "where a run-time check finds the read noise dithers the ADC (σ ≥ LSB/2) and nothing near clipping, "
+        "exact elsewhere (docs/analog_mvm_kernel.md; the summary lists which ran aggregated and why not).")
     device: DeviceSpec
     tile: TileSpec
     dac: DacSpec
