@@ -18,7 +18,9 @@ skips the others: they read exactly 0). The aggregated product draws ε as one G
 variance per output, so the mean and variance are those of the exact model; its shape is the
 Gaussian's, where the exact error is Gaussian ⊛ uniform (excess kurtosis ≥ -0.075 at σ = q/2).
 
-The check (`check`) runs on every product, on up to SAMPLE_VECTORS vectors (evenly spaced) of
+A product of fewer than MIN_VECTORS vectors runs exact (reason "small_product": checking it
+would cost about what aggregating saves). The check (`check`) runs on every other product, on
+SAMPLE_VECTORS vectors (evenly spaced) of
 every phase and block: the exact per-slice currents and σ of those conversions with the ADC step
 of this product. It fails (the product then runs exact) when the share of them below the
 dither ratio, weighted by significance B^2s, exceeds DITHER_SHARE, or when any sampled
@@ -34,6 +36,7 @@ import numpy as np
 from cosim.nn import noise
 
 SAMPLE_VECTORS = 64   # vectors per product on which the check computes the exact slices
+MIN_VECTORS = 256     # smaller products run exact: the check would cost about what aggregation saves
 DITHER_RATIO = 0.5    # σ_s / q from which the read noise dithers the ADC (Widrow & Kollár 2008)
 DITHER_SHARE = 0.01   # largest B^2s-weighted share of sampled conversions below DITHER_RATIO
 CLIP_SIGMAS = 3.0     # a sampled conversion within this many σ of clipping fails the check
@@ -63,27 +66,28 @@ def check(blocks, bits: int, slices: int) -> tuple[str | None, dict]:
     (codes (n, rows) sampled vectors, w and variance (rows, cols), q ADC step, threshold: the
     current beyond which a conversion clips). Returns (None or the reason it may not: "dither",
     "clipping", "no_signal") and the figures it was decided on: weighted share of conversions
-    below the dither ratio, their median σ/q, sampled conversions and how many came near
+    below the dither ratio, their mean σ/q, sampled conversions and how many came near
     clipping."""
     below = total = 0.0
-    ratios, near, conversions = [], 0, 0
-    weights = (2.0 ** bits) ** (2 * np.arange(slices))
+    ratio_sum, near, conversions = 0.0, 0, 0
+    significance = (2.0 ** bits) ** (2 * np.arange(slices))
+    shifts = (bits * np.arange(slices)).astype(np.uint32)[:, None, None]
     for codes, w, variance, q, threshold in blocks:
-        for s in range(slices):
-            digits = ((codes >> (s * bits)) & (2 ** bits - 1)).astype(w.dtype)
-            digits = digits[digits.any(axis=1)]          # only converted slices (see module doc)
-            if not digits.shape[0]:
-                continue
-            current, sigma = digits @ w, np.sqrt(np.square(digits) @ variance)
-            ratio = sigma / q
-            ratios.append(ratio.ravel())
-            below += weights[s] * np.count_nonzero(ratio < DITHER_RATIO)
-            total += weights[s] * ratio.size
-            near += int(np.count_nonzero(np.abs(current) + CLIP_SIGMAS * sigma >= threshold))
-            conversions += ratio.size
+        digits = ((codes[None].astype(np.uint32) >> shifts) & (2 ** bits - 1)).astype(w.dtype)
+        converted = digits.any(axis=2)                    # (slices, n): only these are converted
+        digits, weight = digits[converted], np.broadcast_to(significance[:, None], converted.shape)[converted]
+        if not digits.shape[0]:
+            continue
+        current, sigma = digits @ w, np.sqrt(np.square(digits) @ variance)
+        ratio = sigma / q
+        ratio_sum += float(ratio.sum())
+        below += float(weight @ np.count_nonzero(ratio < DITHER_RATIO, axis=1))
+        total += float(weight.sum()) * ratio.shape[1]
+        near += int(np.count_nonzero(np.abs(current) + CLIP_SIGMAS * sigma >= threshold))
+        conversions += ratio.size
     figures = {"sampled_conversions": conversions, "near_clipping": near,
                "below_dither_share": below / total if total else None,
-               "median_sigma_over_lsb": float(np.median(np.concatenate(ratios))) if ratios else None}
+               "mean_sigma_over_lsb": ratio_sum / conversions if conversions else None}
     if not total:
         return "no_signal", figures
     if below > DITHER_SHARE * total:

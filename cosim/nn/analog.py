@@ -281,7 +281,8 @@ class AnalogMatrix:
         dac, adc = self.hw.dac, self.hw.adc
         static = ("ideal_dac" if dac.bits is None else "ideal_adc" if adc.bits is None
                   else "no_read_noise" if not self.hw.device.read_noise
-                  else "input_bits" if dac.input_bits > aggregated.MAX_TABLE_BITS else None)
+                  else "input_bits" if dac.input_bits > aggregated.MAX_TABLE_BITS
+                  else "small_product" if phase_inputs[0].shape[0] < aggregated.MIN_VECTORS else None)
         if static is not None:
             return static, None
         picked = aggregated.sample(phase_inputs[0].shape[0])

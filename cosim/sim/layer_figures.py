@@ -41,8 +41,8 @@ def adc_figures(matrix) -> dict:
 
 def numerics_figures(stats: dict) -> dict:
     """Under mvm_numerics auto: training products run aggregated and exact, why the exact ones
-    fell back (cosim.nn.aggregated.check: dither, clipping, no_signal, or a chip without read noise,
-    sliced DAC or quantising ADC), and the last check's figures."""
+    fell back (cosim.nn.aggregated.check: dither, clipping, no_signal; small_product; or a chip
+    without read noise, sliced DAC or quantising ADC), and the last check's figures."""
     return {"aggregated_products": stats["aggregated"], "exact_products": stats["exact"],
             "fallback": dict(sorted(stats["fallback"].items())), "last_check": stats["last_check"]}
 
