@@ -132,8 +132,8 @@ class AnalogMatrix:
                 # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
                 # slower on strided views; one block at a time keeps the peak memory small.
                 partial, load_r = block_mvm(inputs[:, rows], w[rows].astype(precision),
-                                                  variance[rows].astype(precision),
-                                                  g[0][rows] + g[1][rows], out_blocks, direction)
+                                            variance[rows].astype(precision),
+                                            g[0][rows] + g[1][rows], out_blocks, direction)
                 y += sign * partial
                 load[r] += load_r
         if self.record:
