@@ -12,6 +12,12 @@ an input statistic, not the trained conductances), and seconds per step of each.
 Measured (digits_mlp 64-64-10, batch 32, bp_open_loop, 4 steps), ADC conversions per step,
 cost-only / trained: before issue 11 (c76999f) rram_180nm 1.317, mram 0.369, pcm 1.317; after
 (TileMap + input_nonnegative) 1.000 on all three (array reads and DAC conversions likewise).
+
+    PYTHONPATH=$PWD python benchmarks/cost_vs_trained.py --programming [--steps 400]
+        [--rules bp_open_loop,write_verify,eapu] [--presets rram_180nm]
+
+Programming instead: per rule, the trained run's mean weight cells written, device writes and
+pulses per step (all its steps) beside cost-only's one-step estimate, and their ratio.
 """
 from __future__ import annotations
 
@@ -49,12 +55,36 @@ def per_step(ledger, steps: int) -> pd.DataFrame:
     return acts.groupby("action")[["count", "energy_j"]].sum() / steps
 
 
+PROGRAMMING = ("cells_written", "device_writes", "pulses")
+
+
+def programming(args) -> None:
+    """Trained vs cost-only programming per step, per rule and preset."""
+    rows = []
+    for preset in args.presets.split(","):
+        hw = load_hardware(ROOT / "hardware_specs" / f"{preset}.yaml")
+        for method in args.rules.split(","):
+            wl = workload(method, args.steps)
+            run = Trainer(method, wl, hw, load_task(wl.data, wl.network.build().input_shape)).train()
+            cost = CostModel(wl, hw).estimate(method).writes
+            for key in PROGRAMMING:
+                trained = float(getattr(run, key).mean())
+                rows.append({"preset": preset, "rule": method, "per step": key, "trained": trained,
+                             "cost-only": cost[key], "cost-only / trained": cost[key] / trained if trained else None})
+    print(f"programming per step, cost-only vs trained ({args.steps} steps, digits_mlp, update_scale 1.79e-3)")
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--method", default="bp_open_loop")
     parser.add_argument("--presets", default="rram_180nm,rram_22nm,mram,pcm,ecram,fefet")
+    parser.add_argument("--programming", action="store_true", help="compare programming per step instead")
+    parser.add_argument("--rules", default="bp_open_loop,write_verify,eapu")
     args = parser.parse_args()
+    if args.programming:
+        return programming(args)
     wl = workload(args.method, args.steps)
     task = load_task(wl.data, wl.network.build().input_shape)
     rows = []

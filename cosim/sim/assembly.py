@@ -105,16 +105,40 @@ def seed_streams(seed: int) -> dict[str, np.random.Generator]:
     return dict(zip(names, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(names)))))
 
 
+def workload_mapping_scale(w_init: np.ndarray, wl: WorkloadSpec):
+    """The mapping scale of a matrix that starts at `w_init` under the workload's mapping policy
+    (training.mapping; training.weight_bound under `fixed`): what training maps each matrix at
+    and what cost-only prices programming at (initial_mapping_scales)."""
+    mapping = wl.training.mapping
+    return mapping_scale(w_init, mapping.policy, mapping.headroom, mapping.granularity, wl.training.weight_bound)
+
+
+class _Shape:
+    """A stand-in matrix that only has a shape (initial_mapping_scales builds no weights)."""
+
+    def __init__(self, w: np.ndarray):
+        self.in_features, self.out_features = w.shape
+
+
+def initial_mapping_scales(wl: WorkloadSpec) -> dict:
+    """Per weight matrix name, the mapping scale a training run of `wl` gives it: the same
+    initial weights (the workload seed's init stream, drawn in build order) through the same
+    policy. One matrix's initial weights are in memory at a time, so full-size networks work."""
+    scales = {}
+
+    def make(name: str, w_init: np.ndarray):
+        scales[name] = workload_mapping_scale(w_init, wl)
+        return _Shape(w_init)
+    build_network(wl.network.build(), make, seed_streams(wl.seed)["init"], input_grad=False)
+    return scales
+
+
 def _matrix_maker(rule, wl: WorkloadSpec, hw: HardwareSpec, device_rng, matrices: dict, initial: dict):
     """make_matrix for build_network: the same initial weights, digital or on tiles."""
-    training = wl.training
-    mapping = training.mapping
 
     def make(name: str, w_init: np.ndarray):
         if rule.analog:
-            scale = mapping_scale(w_init, mapping.policy, mapping.headroom, mapping.granularity,
-                                  training.weight_bound)
-            matrix = AnalogMatrix(name, w_init, hw, scale, device_rng)
+            matrix = AnalogMatrix(name, w_init, hw, workload_mapping_scale(w_init, wl), device_rng)
         else:
             matrix = DigitalMatrix(w_init)
         matrices[name], initial[name] = matrix, w_init

@@ -4,10 +4,14 @@ full-size network, with statistics in place of training numerics.
 * Work per step comes from the layer shapes (cosim.nn.work): the same MVMs and host work
   a real step of the training core would ask for, replayed on the same SimPy Chip and Ledger.
 * Programming is priced per tile from a **sample tile**: a real AnalogMatrix of that tile's
-  shape, its weights drawn uniform in ±2·mean_weight_fraction of the bound, receives one update
-  ΔW ~ N(0, σ²) (σ set so that E|ΔW| = update_scale · weight_bound) through the rule and the
-  real controller. Its measured latency, pulses, verify reads and energies stand in for every
-  tile of that shape. One sample per (rule, tile shape), drawn from the workload seed.
+  shape, mapped at its layer's mapping scale s (the scale training maps the layer at: the same
+  initial weights through the same policy, cosim.sim.assembly.initial_mapping_scales), its
+  weights drawn uniform in ±2·mean_weight_fraction·s, receives one update ΔW ~ N(0, σ²) (σ set
+  so that E|ΔW| = update_scale · weight_bound, weight units) through the rule and the real
+  controller; a rule that accumulates (write_verify) starts from its accumulator's steady state
+  under those updates. The sample's measured latency, pulses, verify reads and energies stand
+  in for every tile of that shape and scale. One sample per (rule, tile shape, scale), drawn
+  from the workload seed.
 * Array read energy uses a stated input statistic: input_bit_density × the mean pair
   conductance of weights at mean_weight_fraction (no read numerics).
 """
@@ -26,6 +30,7 @@ from cosim.nn.work import StepWork, step_work
 from cosim.arch import Arch
 from cosim.registry import RULES
 from cosim.rules import context_for, make_rule
+from cosim.sim.assembly import initial_mapping_scales
 from cosim.sim.ledger import Ledger
 from cosim.specs.hardware import HardwareSpec
 from cosim.specs.workload import WorkloadSpec
@@ -96,15 +101,20 @@ def mean_pair_conductance(hw: HardwareSpec, mean_weight_fraction: float) -> floa
 
 
 def sample_tile_programming(method: str, wl: WorkloadSpec, hw: HardwareSpec, shape: tuple[int, int],
-                            rng: np.random.Generator) -> TileProgramming:
-    """Program one update into a real sample tile of `shape` and read what it cost."""
-    stats, bound = wl.cost_only, wl.training.weight_bound
+                            rng: np.random.Generator, scale: float | None = None) -> TileProgramming:
+    """Program one update into a real sample tile of `shape`, mapped at `scale` (weight units
+    per device range; default training.weight_bound), and read what it cost."""
+    stats = wl.cost_only
+    scale = wl.training.weight_bound if scale is None else float(scale)
+    sigma = update_sigma(stats.update_scale, wl.training.weight_bound)
     rule = make_rule(method, wl.rules)
-    matrix = AnalogMatrix("sample", np.zeros(shape), hw, bound, rng)
+    matrix = AnalogMatrix("sample", np.zeros(shape), hw, scale, rng)
     matrix.devices.set_exact(rng.uniform(-2.0, 2.0, shape) * stats.mean_weight_fraction)
-    ctx = context_for("sample", matrix, hw, bound, 0.0)
+    ctx = context_for("sample", matrix, hw, scale, 0.0)
+    if hasattr(rule, "prime_steady_state"):      # an accumulating rule: from its steady state
+        rule.prime_steady_state("sample", shape[0] * shape[1], ctx.verify_tolerance, sigma, rng)
     # The rules cost-only prices make one plan per update (cost_only_methods).
-    (plan,) = rule.plan(rng.normal(0.0, update_sigma(stats.update_scale, bound), shape), ctx, rng)
+    (plan,) = rule.plan(rng.normal(0.0, sigma, shape), ctx, rng)
     env, ledger = simpy.Environment(), Ledger()
     ledger.step = 0
     chip = Chip(env, hw, ledger, {"sample": matrix})
@@ -168,20 +178,34 @@ class CostModel:
         # hours, and both fidelities give the same totals (tests/test_fidelity.py).
         self.wl, self.hw = wl, hw.model_copy(update={"fidelity": "transaction"})
         self.arch: Arch = wl.network.build()
-        self._samples: dict[tuple[str, tuple[int, int]], TileProgramming] = {}
+        # Per matrix, one mapping scale (a per-column mapping is priced at its columns' mean)
+        self.scales = {name: float(np.mean(s)) for name, s in initial_mapping_scales(wl).items()}
+        self._samples: dict[tuple, TileProgramming] = {}
 
-    def eapu_threshold(self) -> float:
-        """EaPU's nominal step on this chip (weight units), as the rule computes it."""
-        bound = self.wl.training.weight_bound
-        probe = AnalogMatrix("probe", np.zeros((1, 1)), self.hw, bound, np.random.default_rng(0))
-        rule, ctx = make_rule("eapu", self.wl.rules), context_for("probe", probe, self.hw, bound, 0.0)
+    def eapu_threshold(self, scale: float | None = None) -> float:
+        """EaPU's nominal step on this chip (weight units) for a matrix mapped at `scale`
+        (default training.weight_bound), as the rule computes it."""
+        scale = self.wl.training.weight_bound if scale is None else scale
+        probe = AnalogMatrix("probe", np.zeros((1, 1)), self.hw, scale, np.random.default_rng(0))
+        rule, ctx = make_rule("eapu", self.wl.rules), context_for("probe", probe, self.hw, scale, 0.0)
         n = rule.pulses(ctx)      # on a pulsed device the step is the whole pulse count nearest k·σ
         return float(rule.threshold(ctx) if n is None else n * ctx.pulse_step)
 
     def expected_eapu_fraction(self) -> float:
-        """E[min(1, |ΔW|/Δw_th)] under the workload's update statistics (closed form)."""
-        return expected_eapu_fraction(update_sigma(self.wl.cost_only.update_scale, self.wl.training.weight_bound),
-                                      self.eapu_threshold())
+        """E[min(1, |ΔW|/Δw_th)] under the workload's update statistics (closed form), averaged
+        over the weights of every matrix at its own mapping scale."""
+        sigma = update_sigma(self.wl.cost_only.update_scale, self.wl.training.weight_bound)
+        shapes = self._shapes(1, digital=False).matrices
+        total = sum(m.weights for m in shapes.values())
+        return sum(m.weights * expected_eapu_fraction(sigma, self.eapu_threshold(self.scale_of(name)))
+                   for name, m in shapes.items()) / total
+
+    def scale_of(self, name: str) -> float:
+        """The mapping scale training gives matrix `name`."""
+        if name not in self.scales:
+            raise KeyError(f"cost-only: matrix {name!r} has no mapping scale (network build names: "
+                           f"{', '.join(self.scales)})")
+        return self.scales[name]
 
     def _shapes(self, batch: int, digital: bool) -> StepWork:
         stats = self.wl.cost_only
@@ -189,14 +213,15 @@ class CostModel:
                          mean_pair_conductance(self.hw, stats.mean_weight_fraction), digital,
                          self.wl.training.backward_on == "host", self.wl.input_nonnegative)
 
-    def sample(self, method: str, shape: tuple[int, int]) -> TileProgramming:
-        key = (method, shape)
+    def sample(self, method: str, shape: tuple[int, int], scale: float | None = None) -> TileProgramming:
+        scale = self.wl.training.weight_bound if scale is None else scale
+        key = (method, shape, scale)
         if key not in self._samples:
             # Seeded by (workload seed, rule name, shape): a sample depends neither on what ran
             # before nor on where the rule sits in the registry.
             rng = np.random.default_rng([self.wl.seed, RULES[method].seed, *shape])
             repeats = min(MAX_SAMPLES, -(-SAMPLE_CELLS // (shape[0] * shape[1])))
-            self._samples[key] = mean_programming([sample_tile_programming(method, self.wl, self.hw, shape, rng)
+            self._samples[key] = mean_programming([sample_tile_programming(method, self.wl, self.hw, shape, rng, scale)
                                                    for _ in range(repeats)])
         return self._samples[key]
 
@@ -228,7 +253,8 @@ class CostModel:
 
     def _program(self, replay: _Replay, name: str, matrix, method: str, writes: dict):
         """The rule's host work, then every tile of `matrix` programmed as its shape's sample was."""
-        samples = [self.sample(method, shape) for shape in matrix.tile_map.tile_shapes()]
+        scale = self.scale_of(name)
+        samples = [self.sample(method, shape, scale) for shape in matrix.tile_map.tile_shapes()]
         yield from replay.chip.host_work("update_rule", 0.0, matrix.weights + sum(s.host_ops for s in samples),
                                          sum(s.host_draws for s in samples))
         for key in ("plan_cells", "cells_written", "device_writes", "pulses"):

@@ -98,7 +98,8 @@ class CostOnlySpec(FrozenSpec):
     update_scale_source: str = Field(min_length=1, description="Where update_scale comes from.")
     mean_weight_fraction: float = Field(
         0.25, gt=0.0, le=0.5,
-        description="Mean |w| / weight_bound; weights are drawn uniform in ±2x this (dimensionless).")
+        description="Mean |w| / the layer's mapping scale (weight_bound under mapping policy fixed); sample "
+                    "tiles' weights are drawn uniform in ±2x this (dimensionless).")
     input_bit_density: float = Field(
         0.5, gt=0.0, le=1.0,
         description="Share of 1s in the input bit-slices driving the rows (dimensionless); "
