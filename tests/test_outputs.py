@@ -215,3 +215,22 @@ def test_a_section_without_rows_prints_its_note_and_no_empty_table(tmp_path):
     md, page = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
     assert "No field differs" in md and "| spec |" not in md and "| a | b |" in md
     assert "<th>spec</th>" not in page and "<th>a</th>" in page
+
+
+def test_an_image_run_shows_the_input_baseline_beside_each_method(small_run):
+    import copy
+
+    from cosim.report.headline import headline_rows, headline_section
+
+    summary = copy.deepcopy(small_run.summary)
+    summary["dataset"], summary["input_baseline"] = "sr_x2", {"test_psnr_db": 30.0, "test_ssim": 0.8}
+    for m in summary["methods"].values():
+        m["metric"] = {"name": "test_psnr_db", "value": 31.25}
+    summary["methods"]["eapu"]["metric"]["value"] = 29.5
+    rows = headline_rows(summary)
+    assert rows[0][:3] == ["method", "test PSNR (dB)", "vs bicubic (30 dB)"]
+    by_method = {row[0]: row[2] for row in rows[1:]}
+    assert by_method["eapu"] == "-0.50 dB" and by_method["ideal"] == "+1.25 dB"
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert "vs bicubic: each method's metric minus" in headline_section(summary)[1]
+    assert headline_rows(small_run.summary)[0][2] == "energy (J)"      # no baseline, no column

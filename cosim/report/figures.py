@@ -20,6 +20,13 @@ def _save(fig, path: Path) -> Path:
 
 
 METRIC_LABELS = {"test_accuracy": "test accuracy", "test_psnr_db": "test PSNR (dB)"}
+# What an image task's untrained input is (cosim.nn.tasks: summary["input_baseline"] scores it):
+# the baseline every method of a denoising or super-resolution run is read against.
+INPUT_LABELS = {"denoise": "noisy input", "sr_x2": "bicubic"}
+
+
+def input_label(dataset: str) -> str:
+    return INPUT_LABELS.get(dataset, "input")
 
 
 def metric_curve_title(metric: str) -> str:
@@ -27,13 +34,13 @@ def metric_curve_title(metric: str) -> str:
     return f"{label[0].upper()}{label[1:]} vs step"
 
 
-def metric_curves(curves, metric: str, baseline: dict, out: Path) -> Path:
+def metric_curves(curves, metric: str, baseline: dict, out: Path, dataset: str = "") -> Path:
     """The headline test metric against training step, per method (and the input's own score)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for method, group in curves.groupby("method", sort=False):
         ax.plot(group.step, group[metric], marker="o", ms=3, label=method)
     if metric in baseline:
-        ax.axhline(baseline[metric], color="grey", ls="--", lw=1, label="input (untrained)")
+        ax.axhline(baseline[metric], color="grey", ls="--", lw=1, label=f"{input_label(dataset)} (untrained input)")
     ax.set(xlabel="training step", ylabel=METRIC_LABELS.get(metric, metric), title=metric_curve_title(metric))
     if metric == "test_accuracy":
         ax.set_ylim(0, 1)
@@ -200,7 +207,8 @@ def step_gantt(run, step: int, out: Path) -> Path:
 def all_figures(result, out: Path) -> dict[str, Path]:
     metric = next(iter(result.summary["methods"].values()))["metric"]["name"]
     figures = {metric_curve_title(metric): metric_curves(result.curves, metric,
-                                                         result.summary["input_baseline"], out),
+                                                         result.summary["input_baseline"], out,
+                                                         result.summary.get("dataset", "")),
             "Energy by action (log scale)": energy_by_action(result.summary, out),
             "Energy by phase, stacked by boundary ring": energy_by_phase(result.summary, out),
             "Writes per step": writes_per_step(result.ledger, out),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cosim.report.figures import METRIC_LABELS
+from cosim.report.figures import METRIC_LABELS, input_label
 
 BASELINE = "bp_open_loop"
 # (column, path into a method's summary entry, key of the same figure in the `seeds` statistics)
@@ -62,12 +62,38 @@ def _cell(cell: dict, column: str, with_ci: bool) -> str:
     return text + (f" ({ratio:.3g}×)" if ratio is not None else "")
 
 
+def input_baseline(summary: dict) -> tuple[str, float] | None:
+    """(name, score) of the untrained input on the headline metric (the noisy patch of denoise,
+    the bicubic upsampling of sr_x2), or None when the task has no such baseline."""
+    metric = next(iter(summary["methods"].values()))["metric"]["name"]
+    score = (summary.get("input_baseline") or {}).get(metric)
+    return None if score is None else (input_label(summary.get("dataset", "")), score)
+
+
+def _unit(summary: dict) -> str:
+    return " dB" if next(iter(summary["methods"].values()))["metric"]["name"] == "test_psnr_db" else ""
+
+
+def _versus_input(value, score: float, unit: str) -> str:
+    return "—" if value is None else f"{value - score:+.2f}{unit}"
+
+
 def headline_rows(summary: dict, with_ci: bool = True) -> list[list[str]]:
-    """The panel as table rows; cells read 'value (ratio to bp_open_loop ×)'."""
+    """The panel as table rows; cells read 'value (ratio to bp_open_loop ×)'. Image tasks get a
+    column beside the metric: each method's metric minus the untrained input's (input_baseline)."""
     figures = headline(summary)
     columns = [c for c, _, _ in QUANTITIES]
     head = [metric_label(summary) if c == "metric" else c for c in columns]
-    return [["method"] + head] + [[m] + [_cell(f[c], c, with_ci) for c in columns] for m, f in figures.items()]
+    rows = [[m] + [_cell(f[c], c, with_ci) for c in columns] for m, f in figures.items()]
+    baseline = input_baseline(summary)
+    if baseline is None:
+        return [["method"] + head] + rows
+    name, score = baseline
+    unit = _unit(summary)
+    heading = f"vs {name} ({score:.4g}{unit})"
+    versus = [_versus_input(f["metric"]["value"], score, unit) for f in figures.values()]
+    return ([["method", head[0], heading] + head[1:]]
+            + [row[:2] + [v] + row[2:] for row, v in zip(rows, versus)])
 
 
 def headline_section(summary: dict) -> tuple[str, str, list[list[str]]]:
@@ -81,6 +107,11 @@ def headline_section(summary: dict) -> tuple[str, str, list[list[str]]]:
     note = (f"{over}{base}. Energy and latency: the training steps (initial programming excluded); "
             "first failure: steps until the first device exceeds its drawn endurance at the "
             "training's write rate.")
+    baseline = input_baseline(summary)
+    if baseline is not None:
+        name, score = baseline
+        note += (f" vs {name}: each method's metric minus that of the {name} (the untrained input, "
+                 f"{score:.4g}{_unit(summary)}), the baseline a trained network has to beat.")
     return "Headline", note, headline_rows(summary)
 
 
