@@ -292,3 +292,13 @@ def test_fine_noiseless_pulses_bring_bp_to_ideal_sgd_and_coarse_ones_away_from_i
         return float(np.abs(runs["bp_open_loop"].loss - runs["ideal"].loss).max())
     fine, coarse = loss_gap(2 ** 16), loss_gap(128)
     assert fine < 1e-3 < coarse
+
+
+def test_how_often_a_run_measures_never_changes_its_training():
+    # Relaxation acts (2 s per step) and the ADC ranges recalibrate: an evaluation sees the
+    # devices relaxed from its own generator and ranges the ADC for itself only.
+    runs = [api.run(workload(steps=8, methods=("eapu", "write_verify"), eval_every=every, step_period="2 s"),
+                    hardware(adc={"recalibrate_every": 3})).runs for every in (1, 8)]
+    for often, rarely in zip(*runs):
+        assert np.array_equal(often.loss, rarely.loss) and np.array_equal(often.pulses, rarely.pulses)
+        assert often.scores[-1] == rarely.scores[-1]

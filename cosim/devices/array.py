@@ -121,22 +121,36 @@ class DeviceArray:
         has ln(t/t_write) ≈ 0 over a run."""
         if now <= self.clock:
             return
-        if self.spec.has_drift:
-            spec = self.spec
-            written = ~np.isnan(self.last_write_time)
-            since = np.where(written, self.last_write_time, 0.0)
-            age_then = np.maximum(self.clock - since, spec.drift_t0)
-            age_now = np.maximum(now - since, spec.drift_t0)
-            log_ratio = np.log(age_now / age_then)
-            moving = (log_ratio > 0) & ~self.stuck & written
-            if moving.any():
-                lr = log_ratio[moving]
-                g = (self.x[moving] + self.g_min_x) * np.exp(-spec.drift_nu * lr) - self.g_min_x
-                g += spec.relaxation_shift * lr
-                if spec.relaxation_sigma:
-                    g += spec.relaxation_sigma * np.sqrt(lr) * self.rng.standard_normal(lr.shape)
-                self.x[moving] = np.clip(g, 0.0, 1.0)
+        self._relax(self.x, now, self.rng)
         self.clock = now
+
+    def peek(self, now: float, rng: np.random.Generator) -> np.ndarray:
+        """The normalised conductances as they would be at `now`, drawn from `rng`, without
+        changing the state: a measurement sees the devices relaxed to its time, while the state
+        training continues from, and the device generator, stay as if nobody had looked."""
+        x = self.x.copy()
+        if now > self.clock:
+            self._relax(x, now, rng)
+        return x
+
+    def _relax(self, x: np.ndarray, now: float, rng: np.random.Generator) -> None:
+        """Drift and relax `x` (this array's state, or a copy) in place from self.clock to `now`."""
+        if not self.spec.has_drift:
+            return
+        spec = self.spec
+        written = ~np.isnan(self.last_write_time)
+        since = np.where(written, self.last_write_time, 0.0)
+        age_then = np.maximum(self.clock - since, spec.drift_t0)
+        age_now = np.maximum(now - since, spec.drift_t0)
+        log_ratio = np.log(age_now / age_then)
+        moving = (log_ratio > 0) & ~self.stuck & written
+        if moving.any():
+            lr = log_ratio[moving]
+            g = (x[moving] + self.g_min_x) * np.exp(-spec.drift_nu * lr) - self.g_min_x
+            g += spec.relaxation_shift * lr
+            if spec.relaxation_sigma:
+                g += spec.relaxation_sigma * np.sqrt(lr) * rng.standard_normal(lr.shape)
+            x[moving] = np.clip(g, 0.0, 1.0)
 
     @property
     def nominal_write_sigma(self) -> float:

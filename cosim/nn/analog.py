@@ -103,9 +103,13 @@ class AnalogMatrix:
         out_scale = self.weight_bound
         if transpose and np.ndim(out_scale):     # per-column scale: scale dy before the tiles
             x, out_scale = x * out_scale, 1.0
-        self.devices.advance_to(self.clock())
-        w = self.devices.weight_fraction()
-        g = self.devices.x + self.devices.g_min_x        # conductance / (g_max - g_min)
+        if self.record:
+            self.devices.advance_to(self.clock())
+            x_dev = self.devices.x
+        else:       # a measurement: relaxed to now from its own generator, state untouched
+            x_dev = self.devices.peek(self.clock(), self.rng)
+        w = x_dev[0] - x_dev[1]
+        g = x_dev + self.devices.g_min_x                 # conductance / (g_max - g_min)
         if transpose:
             w, g = w.T, g.transpose(0, 2, 1)
         in_blocks = self.col_blocks if transpose else self.row_blocks
@@ -121,6 +125,7 @@ class AnalogMatrix:
         load = np.zeros((len(in_blocks), len(out_blocks)))
         direction = "backward" if transpose else "forward"
         phase_inputs = [self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0) for sign in signs]
+        range_before = self.adc_full_scale[direction]
         calibrated = self._calibrate_adc(direction, phase_inputs, w, in_blocks, precision)
         block_mvm = (self._aggregated_block_mvm if self._may_aggregate(direction, phase_inputs, w, variance,
                                                                         in_blocks, precision)
@@ -146,6 +151,8 @@ class AnalogMatrix:
             done = self.adc_stats[direction]["conversions"] - conversions_before
             if done and (self.clipped_conversions - clipped_before) > AUTO_RANGE * done:
                 self.recalibrate[direction] = True
+        else:   # a measurement ranges the ADC for itself only: how often one measures never
+            self.adc_full_scale[direction] = range_before    # changes the ranges training uses
         return y * (scale / full) * out_scale if scale > 0 else y
 
     # ----- ADC range calibration -------------------------------------------------------------
@@ -156,9 +163,10 @@ class AnalogMatrix:
         slice, phase and tile-row block), and record how many of its conversions would round to
         code zero. Returns True when it recalibrated a range set before: the chip then runs the
         batch through the tiles once more before the product (a calibration pass, priced; its
-        peak is found at the converters, so no outputs move). A direction's first range is part
-        of the chip's setup, unpriced like the placing of the initial weights' reads and the
-        step-0 evaluation that usually sets it (cost-only prices no calibration)."""
+        peak is found at the converters, so no outputs move). A direction's first range, set on
+        the first training batch, is part of the chip's setup and unpriced (cost-only prices no
+        calibration). A measurement (record off) that finds no range ranges on its own batch,
+        for that product only, and counts nothing."""
         adc = self.hw.adc
         if adc.bits is None or adc.calibration != "per_layer":
             return False
@@ -171,7 +179,10 @@ class AnalogMatrix:
         if peak <= 0.0:
             return not first   # the pass ran but found nothing to range on (all-zero inputs or weights)
         full_scale = adc.calibration_headroom * peak
-        self.adc_full_scale[direction], self.recalibrate[direction] = full_scale, False
+        self.adc_full_scale[direction] = full_scale
+        if not self.record:
+            return False         # a measurement's own range (restored after it; see _mvm)
+        self.recalibrate[direction] = False
         half_lsb = full_scale / 2 ** adc.bits
         stats = self.adc_stats[direction]
         stats["calibrations"] += 1
