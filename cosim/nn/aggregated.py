@@ -61,36 +61,27 @@ def sample(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, SAMPLE_VECTORS)).astype(np.intp)) if n else np.empty(0, np.intp)
 
 
-def check(blocks, bits: int, slices: int) -> tuple[str | None, dict]:
-    """Whether a product may run aggregated. blocks: per phase and tile-row block
-    (codes (n, rows) sampled vectors, w and variance (rows, cols), q ADC step, threshold: the
-    current beyond which a conversion clips). Returns (None or the reason it may not: "dither",
-    "clipping", "no_signal") and the figures it was decided on: weighted share of conversions
-    below the dither ratio, their mean σ/q, sampled conversions and how many came near
-    clipping."""
-    below = total = 0.0
-    ratio_sum, near, conversions = 0.0, 0, 0
+def check(codes: np.ndarray, w: np.ndarray, variance: np.ndarray, q: float, threshold: float, bits: int,
+          slices: int) -> tuple[str | None, dict]:
+    """Whether one tile-row block of one phase may run aggregated, from `codes` (n, rows) of its
+    sampled vectors, w and variance (rows, cols), the ADC step q and `threshold`, the current
+    beyond which a conversion clips. Returns (None or the reason it may not: "dither",
+    "clipping", "no_signal") and the figures it was decided on: sampled conversions, how many
+    came near clipping, the B^2s-weighted share below the dither ratio and their mean σ/q."""
     significance = (2.0 ** bits) ** (2 * np.arange(slices))
     shifts = (bits * np.arange(slices)).astype(np.uint32)[:, None, None]
-    for codes, w, variance, q, threshold in blocks:
-        digits = ((codes[None].astype(np.uint32) >> shifts) & (2 ** bits - 1)).astype(w.dtype)
-        converted = digits.any(axis=2)                    # (slices, n): only these are converted
-        digits, weight = digits[converted], np.broadcast_to(significance[:, None], converted.shape)[converted]
-        if not digits.shape[0]:
-            continue
-        current, sigma = digits @ w, np.sqrt(np.square(digits) @ variance)
-        ratio = sigma / q
-        ratio_sum += float(ratio.sum())
-        below += float(weight @ np.count_nonzero(ratio < DITHER_RATIO, axis=1))
-        total += float(weight.sum()) * ratio.shape[1]
-        near += int(np.count_nonzero(np.abs(current) + CLIP_SIGMAS * sigma >= threshold))
-        conversions += ratio.size
-    figures = {"sampled_conversions": conversions, "near_clipping": near,
-               "below_dither_share": below / total if total else None,
-               "mean_sigma_over_lsb": ratio_sum / conversions if conversions else None}
-    if not total:
-        return "no_signal", figures
-    if below > DITHER_SHARE * total:
+    digits = ((codes[None].astype(np.uint32) >> shifts) & (2 ** bits - 1)).astype(w.dtype)
+    converted = digits.any(axis=2)                    # (slices, n): only these are converted
+    if not converted.any():
+        return "no_signal", {"sampled_conversions": 0}
+    digits, weight = digits[converted], np.broadcast_to(significance[:, None], converted.shape)[converted]
+    current, sigma = digits @ w, np.sqrt(np.square(digits) @ variance)
+    ratio = sigma / q
+    below = float(weight @ np.count_nonzero(ratio < DITHER_RATIO, axis=1)) / (float(weight.sum()) * ratio.shape[1])
+    near = int(np.count_nonzero(np.abs(current) + CLIP_SIGMAS * sigma >= threshold))
+    figures = {"sampled_conversions": int(ratio.size), "near_clipping": near, "below_dither_share": below,
+               "mean_sigma_over_lsb": float(ratio.mean())}
+    if below > DITHER_SHARE:
         return "dither", figures
     if near:
         return "clipping", figures

@@ -127,15 +127,14 @@ class AnalogMatrix:
         phase_inputs = [self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0) for sign in signs]
         range_before = self.adc_full_scale[direction]
         calibrated = self._calibrate_adc(direction, phase_inputs, w, in_blocks, precision)
-        block_mvm = (self._aggregated_block_mvm if self._may_aggregate(direction, phase_inputs, w, variance,
-                                                                        in_blocks, precision)
-                     else self._block_mvm)
+        plan = iter(self._aggregation_plan(direction, phase_inputs, w, variance, in_blocks, precision))
         clipped_before = self.clipped_conversions
         conversions_before = self.adc_stats[direction]["conversions"]
         for sign, inputs in zip(signs, phase_inputs):
             for r, rows in enumerate(in_blocks):
                 # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
                 # slower on strided views; one block at a time keeps the peak memory small.
+                block_mvm = self._aggregated_block_mvm if next(plan) else self._block_mvm
                 partial, load_r = block_mvm(inputs[:, rows], w[rows].astype(precision),
                                             variance[rows].astype(precision),
                                             g[0][rows] + g[1][rows], out_blocks, direction)
@@ -273,38 +272,44 @@ class AnalogMatrix:
         return np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
 
     # ----- aggregated numerics (hardware.mvm_numerics: auto; cosim.nn.aggregated) ----------------
-    def _may_aggregate(self, direction: str, phase_inputs: list, w, variance, in_blocks, precision) -> bool:
-        """Whether this product runs aggregated: mvm_numerics auto and the check passes on it;
-        records the outcome per direction (training products only, as adc_stats)."""
+    def _aggregation_plan(self, direction: str, phase_inputs: list, w, variance, in_blocks, precision) -> list:
+        """Per input phase and tile-row block (loop order): whether it runs aggregated, i.e.
+        mvm_numerics auto and the check passes on it; records the outcomes per direction
+        (training products only, as adc_stats): blocks aggregated / exact, fallback reasons,
+        the last product's check figures."""
+        blocks = len(phase_inputs) * len(in_blocks)
         if self.hw.mvm_numerics == "exact":
-            return False
-        reason, figures = self._aggregation_check(direction, phase_inputs, w, variance, in_blocks, precision)
+            return [False] * blocks
+        outcomes = self._aggregation_checks(direction, phase_inputs, w, variance, in_blocks, precision)
         if self.record:
             stats = self.numerics[direction]
-            stats["aggregated" if reason is None else "exact"] += 1
-            if reason is not None:
-                stats["fallback"][reason] = stats["fallback"].get(reason, 0) + 1
-            stats["last_check"] = figures
-        return reason is None
+            for reason, _ in outcomes:
+                stats["aggregated" if reason is None else "exact"] += 1
+                if reason is not None:
+                    stats["fallback"][reason] = stats["fallback"].get(reason, 0) + 1
+            stats["last_check"] = [figures for _, figures in outcomes]
+        return [reason is None for reason, _ in outcomes]
 
-    def _aggregation_check(self, direction, phase_inputs, w, variance, in_blocks, precision):
-        """(None or why not, figures): the hardware-level conditions, then the sampled check."""
+    def _aggregation_checks(self, direction, phase_inputs, w, variance, in_blocks, precision) -> list:
+        """(None or why not, figures) per phase and block: the chip's conditions (the same for
+        all), then the sampled check of each block."""
         dac, adc = self.hw.dac, self.hw.adc
         static = ("ideal_dac" if dac.bits is None else "ideal_adc" if adc.bits is None
                   else "no_read_noise" if not self.hw.device.read_noise
                   else "input_bits" if dac.input_bits > aggregated.MAX_TABLE_BITS
                   else "small_product" if phase_inputs[0].shape[0] < aggregated.MIN_VECTORS else None)
         if static is not None:
-            return static, None
+            return [(static, None)] * (len(phase_inputs) * len(in_blocks))
         picked = aggregated.sample(phase_inputs[0].shape[0])
-        blocks = []
+        outcomes = []
         for inputs in phase_inputs:
             for rows in in_blocks:
                 w_r = w[rows].astype(precision)
                 q = self._adc_step(direction, w_r.shape[0])
-                blocks.append((inputs[picked][:, rows], w_r, variance[rows].astype(precision), q,
-                               q * (2.0 ** (adc.bits - 1) + 0.5)))   # clips beyond k_max + 1/2 steps
-        return aggregated.check(blocks, dac.bits, dac.slices)
+                outcomes.append(aggregated.check(inputs[picked][:, rows], w_r, variance[rows].astype(precision), q,
+                                                 q * (2.0 ** (adc.bits - 1) + 0.5),   # clips beyond k_max + 1/2 steps
+                                                 dac.bits, dac.slices))
+        return outcomes
 
     def _aggregated_block_mvm(self, inputs: np.ndarray, w: np.ndarray, variance: np.ndarray,
                               g_pair: np.ndarray, out_blocks, direction: str = "forward"):

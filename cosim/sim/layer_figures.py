@@ -40,10 +40,10 @@ def adc_figures(matrix) -> dict:
 
 
 def numerics_figures(stats: dict) -> dict:
-    """Under mvm_numerics auto: training products run aggregated and exact, why the exact ones
-    fell back (cosim.nn.aggregated.check: dither, clipping, no_signal; small_product; or a chip
-    without read noise, sliced DAC or quantising ADC), and the last check's figures."""
-    return {"aggregated_products": stats["aggregated"], "exact_products": stats["exact"],
+    """Under mvm_numerics auto: block products (one input phase of one tile-row block of a
+    training product) run aggregated and exact, why the exact ones fell back (cosim.nn.aggregated.check: dither, clipping, no_signal; small_product; or a chip
+    without read noise, sliced DAC or quantising ADC), and the last product's check figures per block."""
+    return {"aggregated_blocks": stats["aggregated"], "exact_blocks": stats["exact"],
             "fallback": dict(sorted(stats["fallback"].items())), "last_check": stats["last_check"]}
 
 

@@ -245,9 +245,9 @@ class HardwareSpec(FrozenSpec):
         "conversion slot, pulse and verify read (small configurations; same totals).")
     mvm_numerics: Literal["exact", "auto"] = Field(
         "exact", description="exact: every input bit-slice read, noised and converted (the model); auto: "
-        "per product of each matrix and direction, one aggregated product with the same mean and variance "
+        "per product, input phase and tile-row block, one aggregated product with the same mean and variance "
         "where a run-time check finds the read noise dithers the ADC (σ ≥ LSB/2) and nothing near clipping, "
-        "exact elsewhere (docs/analog_mvm_kernel.md; the summary lists which ran aggregated and why not).")
+        "exact elsewhere (docs/analog_mvm_kernel.md; the summary lists per layer what ran aggregated and why not).")
     device: DeviceSpec
     tile: TileSpec
     dac: DacSpec
