@@ -114,7 +114,10 @@ def main(argv=None) -> None:
     parser.add_argument("--chips", default=",".join(CHIPS))
     parser.add_argument("--method", default="eapu")
     parser.add_argument("--steps", type=int, default=None, help="training steps of every case (default: its own)")
+    parser.add_argument("--layer", default=None, help="the layer case's rows,cols,vectors (default 288,32,6400)")
     args = parser.parse_args(argv)
+    if args.layer:
+        LAYER.update(zip(("rows", "cols", "vectors"), map(int, args.layer.split(","))))
     from benchmarks.common import emit
 
     for case in args.cases.split(","):
@@ -130,6 +133,8 @@ def main(argv=None) -> None:
                 if numerics == "auto":
                     key = "cpu_s_per_product" if case == "layer" else "cpu_s_per_step"
                     record["speedup_cpu_vs_exact"] = exact[key] / result[key]
+                if case == "layer":
+                    record["layer"] = dict(LAYER)
                 emit(record)
 
 

@@ -168,14 +168,14 @@ def test_products_below_min_vectors_run_exact():
 
 @pytest.mark.slow
 def test_training_with_auto_numerics_reaches_the_accuracy_of_exact():
-    """digits MLP, batch 256, 5 % read noise, 60 steps of eapu and bp_open_loop: test accuracy with
+    """digits MLP, batch 256, 5 % read noise, 150 steps of eapu and bp_open_loop: test accuracy with
     mvm_numerics auto (forward products aggregated, the output layer's backward exact) within
     noise of exact's. Noise: 450 test digits give a binomial SE ≤ 0.5 / sqrt(450) = 0.024 per
     accuracy; the bound is 3 SE of a difference, 3 · sqrt(2) · 0.024 = 0.10 (the runs also differ
     in every read-noise draw, so the gap is at least that kind of noise)."""
     import cosim.api as api
 
-    wl = workload(steps=60, methods=("eapu", "bp_open_loop"), eval_every=60, batch_size=256)
+    wl = workload(steps=150, methods=("eapu", "bp_open_loop"), eval_every=150, batch_size=256)
     accuracy = {}
     for mode in ("exact", "auto"):
         result = api.run(wl, hardware(device={"read_noise": 0.05}, mvm_numerics=mode))
