@@ -81,6 +81,21 @@ def test_compiled_normals_equal_the_numpy_ones():
     assert np.array_equal(out, noise.normals(3, np.arange(1000, 51_000, dtype=np.uint64)))
 
 
+@needs_numba
+@pytest.mark.parametrize("levels, nu_up, nu_down", [(128, 0.04, 0.63), (32, 0.0, 0.0), (None, 2.0, 0.0)])
+def test_compiled_pulse_response_equals_the_numpy_one_bit_for_bit(levels, nu_up, nu_down):
+    """after_pulses compiled (one pass) and in numpy (masked arrays): the same float64 values,
+    bounds, zero-pulse and saturating trains included, for float64 and float32 step scales."""
+    from cosim.devices.response import PulseResponse
+    rng = np.random.default_rng(3)
+    response = PulseResponse(levels, nu_up, nu_down)
+    x = np.concatenate([rng.random(2000), [0.0, 1.0, -0.1, 1.2, 0.5]])
+    n = np.concatenate([rng.integers(-20, 21, 2000).astype(float), [0.0, 3.0, -3.0, 500.0, -500.0]])
+    for scale in (np.ones(x.size), (rng.random(x.size) + 0.5).astype(np.float32)):
+        fast, slow = response.after_pulses(x, n, scale), response._after_pulses_np(x, n, scale)
+        assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
+
+
 @pytest.mark.slow   # ~7 s, most of it spawning; test_checkpoint's CLI run also compares parallel to serial
 def test_methods_in_parallel_processes_equal_serial():
     import json

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosim.jit import jit
+
 # A continuous device (levels = null) is modelled with this many "pulses" per range: fine
 # enough that rounding is invisible next to any write noise, while pulse counts stay finite.
 CONTINUOUS_LEVELS = 2 ** 20
@@ -63,8 +65,16 @@ class PulseResponse:
     def after_pulses(self, x: np.ndarray, n: np.ndarray, step_scale: np.ndarray) -> np.ndarray:
         """Expected normalised conductance after n signed pulses (n > 0 potentiates).
 
-        `step_scale` is each device's relative step size (device-to-device spread).
+        `step_scale` is each device's relative step size (device-to-device spread). Compiled
+        (one pass, no masked temporaries) when numba is available; the same values either way.
         """
+        if _after_pulses_nb is not None and np.ndim(x) == 1:
+            return _after_pulses_nb(np.asarray(x, dtype=np.float64), np.asarray(n, dtype=np.float64),
+                                    np.asarray(step_scale), float(self.nu_up), float(self.nu_down),
+                                    self.levels, np.empty(np.shape(x)))
+        return self._after_pulses_np(x, n, step_scale)
+
+    def _after_pulses_np(self, x: np.ndarray, n: np.ndarray, step_scale: np.ndarray) -> np.ndarray:
         x = np.clip(x, 0.0, 1.0)
         up = n > 0
         moved = np.empty_like(x)
@@ -94,3 +104,26 @@ class PulseResponse:
         """Physical pulses a signed count stands for: |n|, or one programming event per nonzero
         write on a continuous device (whose `n` is a fractional position shift)."""
         return (n != 0).astype(float) if self.continuous else np.abs(n)
+
+
+# ----- compiled form of after_pulses: the same arithmetic, element by element -----------------
+def _after_pulses_py(x, n, step_scale, nu_up, nu_down, levels, out):
+    """after_pulses of PulseResponse, one device at a time (no masked temporaries): the same
+    operations in the same order, so the same float64 values."""
+    e_up, e_down = np.expm1(-nu_up), np.expm1(-nu_down)
+    for i in range(x.size):
+        xi = min(max(x[i], 0.0), 1.0)
+        shift = abs(n[i]) * np.float64(step_scale[i])
+        if n[i] > 0:
+            p = (xi * levels if nu_up == 0.0 else -levels / nu_up * np.log1p(xi * e_up)) + shift
+            p = min(p, levels)
+            out[i] = p / levels if nu_up == 0.0 else -np.expm1(-nu_up * p / levels) / -e_up
+        else:
+            q = 1.0 - xi
+            p = (q * levels if nu_down == 0.0 else -levels / nu_down * np.log1p(q * e_down)) + shift
+            p = min(p, levels)
+            out[i] = 1.0 - (p / levels if nu_down == 0.0 else -np.expm1(-nu_down * p / levels) / -e_down)
+    return out
+
+
+_after_pulses_nb = jit(_after_pulses_py)

@@ -1,21 +1,2 @@
-"""numba when it can be used, else nothing: `jit(fn)` is numba.njit(fn) or None.
-
-COSIM_NUMBA=0 in the environment turns numba off (the numpy paths of cosim.nn.adc_kernel and
-cosim.nn.noise then run, with the same results).
-"""
-from __future__ import annotations
-
-import os
-
-try:
-    if os.environ.get("COSIM_NUMBA", "1") == "0":
-        raise ImportError("disabled by COSIM_NUMBA=0")
-    import numba
-except ImportError:   # numba missing or its JIT unusable here
-    numba = None
-
-
-def jit(fn):
-    """fn compiled by numba (nopython, cached on disk, numpy's floating-point error model), or
-    None without numba."""
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn) if numba is not None else None
+"""The numba switch of the training core: cosim.jit (kept here for the kernels that import it)."""
+from cosim.jit import jit, numba  # noqa: F401
