@@ -17,6 +17,12 @@ from cosim.devices.behaviours import make_behaviour
 from cosim.specs.hardware import DeviceSpec
 
 
+def flat_view(a: np.ndarray):
+    """`a` indexed by flat position: a 1-D view when it is contiguous (fancy indexing through a
+    view is ~3x faster than through `a.flat`, the hot path of every write), else `a.flat`."""
+    return a.reshape(-1) if a.flags.c_contiguous else a.flat
+
+
 @dataclass
 class WriteOutcome:
     """What one programming operation did, per targeted device (flat indices into the array)."""
@@ -101,6 +107,10 @@ class DeviceArray:
         """Conductance of every device in siemens, shape (2, rows, cols)."""
         return self.spec.g_min + self.x * self.spec.g_range
 
+    def conductance_of(self, devices: np.ndarray) -> np.ndarray:
+        """Conductance (S) of the devices at flat indices `devices` (conductance() at them)."""
+        return self.spec.g_min + flat_view(self.x)[devices] * self.spec.g_range
+
     def weight_fraction(self) -> np.ndarray:
         """x⁺ - x⁻ ∈ [-1, 1]: the stored weight in units of the weight bound."""
         return self.x[0] - self.x[1]
@@ -183,7 +193,7 @@ class DeviceArray:
 
     def read_normalised(self, flat: np.ndarray, reads: int = 1) -> np.ndarray:
         """Noisy normalised conductance of devices `flat`, averaged over `reads` reads."""
-        x = self.x.flat[flat]
+        x = flat_view(self.x)[flat]
         sigma = self.spec.read_noise * (self.g_min_x + x) / np.sqrt(reads)
         return x + sigma * self.rng.standard_normal(x.shape) if self.spec.read_noise else x.copy()
 
@@ -198,20 +208,20 @@ class DeviceArray:
         self.advance_to(now)
         keep = n != 0
         flat, n = flat[keep], n[keep]
-        live = ~self.stuck.flat[flat]
-        new_x, pulses = self.behaviour.land(self.x.flat[flat], n, self.step_scale.flat[flat], self.rng)
-        self.x.flat[flat[live]] = new_x[live]
+        live = ~flat_view(self.stuck)[flat]
+        new_x, pulses = self.behaviour.land(flat_view(self.x)[flat], n, flat_view(self.step_scale)[flat], self.rng)
+        flat_view(self.x)[flat[live]] = new_x[live]
         self._count_wear(flat, pulses, now)
         return WriteOutcome(flat, pulses, n > 0)
 
     def _count_wear(self, flat: np.ndarray, pulses: np.ndarray, now: float) -> None:
-        self.write_count.flat[flat] += np.uint32(1)
-        self.pulse_count.flat[flat] += pulses.astype(np.uint32)
-        self.last_write_time.flat[flat] = now
-        worn = (self.wear_count().flat[flat] >= self.endurance.flat[flat]) & ~self.stuck.flat[flat]
+        flat_view(self.write_count)[flat] += np.uint32(1)
+        flat_view(self.pulse_count)[flat] += pulses.astype(np.uint32)
+        flat_view(self.last_write_time)[flat] = now
+        worn = (flat_view(self.wear_count())[flat] >= flat_view(self.endurance)[flat]) & ~flat_view(self.stuck)[flat]
         if worn.any():
             mask = np.zeros(self.x.shape, dtype=bool)
-            mask.flat[flat[worn]] = True
+            mask.reshape(-1)[flat[worn]] = True
             self._stick(mask)
 
     def _stick(self, mask: np.ndarray) -> None:

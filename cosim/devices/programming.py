@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosim.devices.array import DeviceArray, WriteOutcome
+from cosim.devices.array import DeviceArray, WriteOutcome, flat_view
 
 
 @dataclass
@@ -61,7 +61,7 @@ def program_verify_delta(array: DeviceArray, cells: np.ndarray, delta_fraction: 
                          now: float) -> VerifyOutcome:
     """Write-verify each cell's active device to its current value plus the wanted change."""
     devices, delta_x = device_changes(array, cells, delta_fraction)
-    target = np.clip(array.x.flat[devices] + delta_x, 0.0, 1.0)
+    target = np.clip(flat_view(array.x)[devices] + delta_x, 0.0, 1.0)
     return program_verify(array, devices, target, tolerance, max_iterations, max_pulses, reads, now)
 
 

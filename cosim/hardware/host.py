@@ -17,15 +17,21 @@ class DigitalUnit(FifoServer):
     def __init__(self, env, costs: ActionCosts, ledger, name: str):
         super().__init__(env, name, self.kind, ledger)
         self.costs = costs
+        # Looked up once: compute() runs for every piece of digital work of every step.
+        self._energy, self._time = getattr(costs, self.ENERGY), getattr(costs, self.TIME)
+        self._names = tuple(a.name for a in self.ACTIONS)
 
     def compute(self, op: str, macs: float, ops: float, draws: float = 0.0):
         """`macs` multiply-accumulates, `ops` elementwise ops and `draws` random draws."""
-        energy = getattr(self.costs, self.ENERGY)
-        mac, elementwise, draw = (a.name for a in self.ACTIONS)
-        work = ((mac, macs, energy(macs, 0)), (elementwise, ops, energy(0, ops)),
-                (draw, draws, self.costs.draw_energy(draws)))
-        actions = {name: (count, joules) for name, count, joules in work if count}
-        return self.serve(op, to_ps(getattr(self.costs, self.TIME)(macs + draws, ops)), actions)
+        mac, elementwise, draw = self._names
+        actions = {}
+        if macs:
+            actions[mac] = (macs, self._energy(macs, 0))
+        if ops:
+            actions[elementwise] = (ops, self._energy(0, ops))
+        if draws:
+            actions[draw] = (draws, self.costs.draw_energy(draws))
+        return self.serve(op, to_ps(self._time(macs + draws, ops)), actions)
 
 
 class Host(DigitalUnit):

@@ -52,7 +52,7 @@ def write_actions(costs: ActionCosts, pulses, cell_energy, row_slots, inhibited=
 
 def pulse_actions(costs: ActionCosts, matrix, devices: np.ndarray, pulses: np.ndarray, rows):
     """Per tile: (pulses, their energy in J at each device's conductance)."""
-    g = matrix.devices.conductance().flat[devices]
+    g = matrix.devices.conductance_of(devices)
     return (per_tile_device_sum(pulses, rows),
             per_tile_device_sum(costs.pulse_energy(pulses * g), rows))
 
@@ -120,6 +120,6 @@ class OpenLoopController:
         return outcome
 
     def _detailed_events(self, matrix, tiles, outcome, rows) -> list:
-        per_pulse = self.costs.pulse_energy(matrix.devices.conductance().flat[outcome.devices])
+        per_pulse = self.costs.pulse_energy(matrix.devices.conductance_of(outcome.devices))
         return detailed_tile_events(tiles, self.op, rows, lambda mine: pulse_slot_units(
             self.costs, outcome.pulses[mine], outcome.potentiating[mine], per_pulse[mine]))

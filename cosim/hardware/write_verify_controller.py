@@ -61,7 +61,7 @@ class WriteVerifyController:
 
     def _tile_events(self, matrix, tiles, outcome, rows, row_time, row_reads, row_slots, row_inhibit):
         costs = self.costs
-        g = matrix.devices.conductance().flat[outcome.devices]
+        g = matrix.devices.conductance_of(outcome.devices)
         device_reads = outcome.reads.sum(axis=0)
         array_energy = per_tile_device_sum(costs.array_read_energy(device_reads * g), rows)
         conversion_energy = (per_tile_device_sum(costs.adc_energy(device_reads), rows)
@@ -78,7 +78,7 @@ class WriteVerifyController:
 
     def _detailed_events(self, matrix, tiles, outcome, rows) -> list:
         """Per tile, row after row: each iteration's verify read, then its pulse slots."""
-        g = matrix.devices.conductance().flat[outcome.devices]
+        g = matrix.devices.conductance_of(outcome.devices)
         active = [bool((reads > 0).any()) for reads in outcome.reads]
         iterations = range(active.index(False) if False in active else len(active))
         return detailed_tile_events(tiles, self.op, rows,
