@@ -6,10 +6,10 @@ backward, SGD) evaluating the test set as often as the trainer does; no cosim co
 DnCNN-small (depth 5, 8 channels, 16×16 denoising patches): writing conv/batch-norm by hand
 again would test a second implementation, so its baseline runs cosim's own layers on float32
 weight matrices in a plain loop (no devices, no SimPy, no ledger, no pricing). One JSON line:
-best-of-`--repeat` wall and CPU seconds of each, their ratios per method (target ≤ 1.3; judged
-on CPU time, which other load on a shared machine disturbs far less than wall time), the profiled
-share of time in the co-simulation machinery (SimPy, chip components, costs, ledger) and from it
-the estimated ratio of the priced run to the same training unpriced.
+best-of-`--repeat` wall and CPU seconds of each, their ratios per method (issue 14's target ≤ 10
+on both networks; judged on CPU time, which other load on a shared machine disturbs far less
+than wall time), the profiled share of time in the co-simulation machinery (SimPy, chip
+components, costs, ledger) and from it the estimated ratio of the priced run to the same training unpriced.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from cosim.sim.assembly import seed_streams
 from cosim.sim.training import EVAL_BATCH, Trainer
 from cosim.specs.workload import WorkloadSpec
 
-TARGET = 1.3
+TARGET = 10.0   # issue 14: co-simulation / bare FP32 numpy of the same net, CPU time
 
 
 def bare_numpy_mlp(widths: list[int], data, steps: int, batch: int, lr: float, eval_every: int, seed: int):
@@ -126,7 +126,8 @@ def dncnn_case(steps: int, methods: list[str], hw, repeat: int, advance) -> dict
         cosim[method] = best_of(repeat, lambda: (Trainer(method, wl, hw, task).train(), advance()))
     return {"network": "dncnn_small", "steps": steps, "bare_fp32_layers": bare, "cosim": cosim,
             "ratio_cpu": {m: t["cpu_s"] / bare["cpu_s"] for m, t in cosim.items()},
-            "ratio_wall": {m: t["wall_s"] / bare["wall_s"] for m, t in cosim.items()}}
+            "ratio_wall": {m: t["wall_s"] / bare["wall_s"] for m, t in cosim.items()},
+            "meets_target": {m: t["cpu_s"] / bare["cpu_s"] <= TARGET for m, t in cosim.items()}}
 
 
 def main(argv=None) -> None:

@@ -5,8 +5,9 @@ machine, same run) and for bare FP32 numpy training of the same network; one JSO
 Each measurement runs in a fresh process (so its peak resident memory is its own) with one BLAS
 thread; a step's time is taken between the trainer's progress callbacks, leaving out the setup
 (initial programming), the first step and the last (which carries the final evaluation); no
-intermediate evaluation runs. The baseline runs from a detached git worktree of `--baseline`
-(default c76999f, the code before the fast kernel) under /tmp. Bare FP32: the loops of
+intermediate evaluation runs. Each baseline runs from a detached git worktree of a `--baseline`
+revision under /tmp (default c76999f, the code before the fast kernel; a comma-separated list
+measures several, e.g. `--baseline c76999f,e4f7d79`). Bare FP32: the loops of
 benchmarks.overhead (a float32 numpy MLP; cosim's layers on float32 matrices for the DnCNN).
 """
 from __future__ import annotations
@@ -92,13 +93,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="mlp,denoise")
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--baseline", default="c76999f", help="git revision to compare with ('' to skip)")
+    parser.add_argument("--baseline", default="c76999f",
+                        help="git revision(s) to compare with, comma-separated ('' to skip)")
     parser.add_argument("--mlp-steps", type=int, default=CASES["mlp"][1])
     parser.add_argument("--denoise-steps", type=int, default=CASES["denoise"][1])
     args = parser.parse_args(argv)
     from benchmarks.common import emit
 
-    base = baseline_tree(args.baseline) if args.baseline else None
+    revs = [rev for rev in args.baseline.split(",") if rev]
+    bases = {rev: baseline_tree(rev) for rev in revs}
     for case in args.cases.split(","):
         workload = CASES[case][0]
         steps = args.mlp_steps if case == "mlp" else args.denoise_steps
@@ -108,10 +111,13 @@ def main(argv=None) -> None:
             record = {"benchmark": "step_time", "case": case, "workload": workload, "method": method,
                       "steps": steps, **now, "bare_fp32_cpu_s_per_step": bare,
                       "ratio_to_bare_fp32": now["cpu_s_per_step"] / bare}
-            if base is not None:
+            for i, (rev, base) in enumerate(bases.items()):
                 then = measure(base, workload, method, steps)
-                record.update({"baseline_rev": args.baseline, "baseline": then,
-                               "speedup_cpu": then["cpu_s_per_step"] / now["cpu_s_per_step"]})
+                speedup = then["cpu_s_per_step"] / now["cpu_s_per_step"]
+                if i == 0:     # the first baseline under the keys earlier records used
+                    record.update({"baseline_rev": rev, "baseline": then, "speedup_cpu": speedup})
+                else:
+                    record.setdefault("more_baselines", {})[rev] = {**then, "speedup_cpu": speedup}
             emit(record)
 
 
