@@ -96,6 +96,25 @@ def test_compiled_pulse_response_equals_the_numpy_one_bit_for_bit(levels, nu_up,
         assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
 
 
+@needs_numba
+def test_compiled_expected_weight_change_equals_the_numpy_one_bit_for_bit(monkeypatch):
+    """DeviceArray.expected_weight_change through PulseResponse.pair_change and through numpy:
+    the same values on both devices of a pair, equal pairs, zero crossings and saturation."""
+    from cosim.devices.array import DeviceArray
+    from tests.conftest import hardware as make_hw
+    rng = np.random.default_rng(4)
+    devices = DeviceArray(make_hw().device, (40, 30), np.random.default_rng(0))
+    devices.x[:] = rng.random(devices.x.shape) * (rng.random(devices.x.shape) < 0.7)
+    devices.x[:, :3] = 0.0                       # pairs at g_min (x+ == x-)
+    devices.x[0, 3:5] = 1.0                      # saturated
+    cells = np.arange(1200)
+    n = rng.integers(-6, 7, cells.size).astype(float)
+    fast = devices.expected_weight_change(cells, n)
+    assert devices.response.pair_change(devices.x[0].ravel(), devices.x[1].ravel(), n) is not None
+    monkeypatch.setattr(type(devices.response), "pair_change", lambda self, *a: None)
+    assert np.array_equal(fast, devices.expected_weight_change(cells, n))
+
+
 @pytest.mark.slow   # ~7 s, most of it spawning; test_checkpoint's CLI run also compares parallel to serial
 def test_methods_in_parallel_processes_equal_serial():
     import json

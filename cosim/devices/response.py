@@ -74,6 +74,15 @@ class PulseResponse:
                                     self.levels, np.empty(np.shape(x)))
         return self._after_pulses_np(x, n, step_scale)
 
+    def pair_change(self, x_plus: np.ndarray, x_minus: np.ndarray, n: np.ndarray) -> np.ndarray | None:
+        """Compiled DeviceArray.expected_weight_change from the pair's gathered states (1-D):
+        the change of x⁺ - x⁻ when n signed pulses go to the active device of a nominal device
+        (step scale 1); None without numba (the caller computes it with numpy)."""
+        if _pair_change_nb is None:
+            return None
+        return _pair_change_nb(x_plus, x_minus, np.asarray(n, dtype=np.float64), float(self.nu_up),
+                               float(self.nu_down), self.levels, np.empty(x_plus.shape))
+
     def _after_pulses_np(self, x: np.ndarray, n: np.ndarray, step_scale: np.ndarray) -> np.ndarray:
         x = np.clip(x, 0.0, 1.0)
         up = n > 0
@@ -106,24 +115,43 @@ class PulseResponse:
         return (n != 0).astype(float) if self.continuous else np.abs(n)
 
 
-# ----- compiled form of after_pulses: the same arithmetic, element by element -----------------
+# ----- compiled forms: the same arithmetic, element by element, in the same order --------------
+def _after_one(x, n, step_scale, nu_up, nu_down, levels, e_up, e_down):
+    """after_pulses of one device (e_up, e_down: expm1(-ν) of each direction)."""
+    x = min(max(x, 0.0), 1.0)
+    shift = abs(n) * step_scale
+    if n > 0:
+        p = (x * levels if nu_up == 0.0 else -levels / nu_up * np.log1p(x * e_up)) + shift
+        p = min(p, levels)
+        return p / levels if nu_up == 0.0 else -np.expm1(-nu_up * p / levels) / -e_up
+    q = 1.0 - x
+    p = (q * levels if nu_down == 0.0 else -levels / nu_down * np.log1p(q * e_down)) + shift
+    p = min(p, levels)
+    return 1.0 - (p / levels if nu_down == 0.0 else -np.expm1(-nu_down * p / levels) / -e_down)
+
+
+_after_one_nb = jit(_after_one)
+
+
 def _after_pulses_py(x, n, step_scale, nu_up, nu_down, levels, out):
-    """after_pulses of PulseResponse, one device at a time (no masked temporaries): the same
-    operations in the same order, so the same float64 values."""
+    """PulseResponse.after_pulses, one device at a time (no masked temporaries)."""
     e_up, e_down = np.expm1(-nu_up), np.expm1(-nu_down)
     for i in range(x.size):
-        xi = min(max(x[i], 0.0), 1.0)
-        shift = abs(n[i]) * np.float64(step_scale[i])
-        if n[i] > 0:
-            p = (xi * levels if nu_up == 0.0 else -levels / nu_up * np.log1p(xi * e_up)) + shift
-            p = min(p, levels)
-            out[i] = p / levels if nu_up == 0.0 else -np.expm1(-nu_up * p / levels) / -e_up
-        else:
-            q = 1.0 - xi
-            p = (q * levels if nu_down == 0.0 else -levels / nu_down * np.log1p(q * e_down)) + shift
-            p = min(p, levels)
-            out[i] = 1.0 - (p / levels if nu_down == 0.0 else -np.expm1(-nu_down * p / levels) / -e_down)
+        out[i] = _after_one_nb(x[i], n[i], np.float64(step_scale[i]), nu_up, nu_down, levels, e_up, e_down)
     return out
 
 
-_after_pulses_nb = jit(_after_pulses_py)
+def _pair_change_py(x_plus, x_minus, n, nu_up, nu_down, levels, out):
+    """PulseResponse.pair_change, one weight at a time."""
+    e_up, e_down = np.expm1(-nu_up), np.expm1(-nu_down)
+    for i in range(x_plus.size):
+        on_minus = x_minus[i] > x_plus[i] or (x_minus[i] == x_plus[i] and n[i] < 0)
+        active = x_minus[i] if on_minus else x_plus[i]
+        change = _after_one_nb(active, -n[i] if on_minus else n[i], 1.0, nu_up, nu_down, levels,
+                               e_up, e_down) - active
+        out[i] = -change if on_minus else change
+    return out
+
+
+_after_pulses_nb = jit(_after_pulses_py) if _after_one_nb is not None else None
+_pair_change_nb = jit(_pair_change_py) if _after_one_nb is not None else None
