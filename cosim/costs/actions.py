@@ -33,6 +33,10 @@ class ActionCosts:
     def adc_energy(self, conversions) -> float:
         return conversions * self.hw.adc.energy
 
+    def accumulation_energy(self, slice_adds) -> float:
+        """Column slice charges added onto accumulation capacitors (analog slice accumulation), J."""
+        return slice_adds * self.hw.adc.accumulation_energy
+
     def adc_time(self, steps, cols_used) -> float:
         """Each ADC converts its (at most columns_per_adc) active columns one after another, s."""
         return steps * np.minimum(self.hw.adc.columns_per_adc, cols_used) * self.hw.adc.conversion_time

@@ -69,7 +69,7 @@ class Chip:
                 r, c = (j, i) if op.direction == "backward" else (i, j)
                 tile = self.tiles[op.matrix][tile_map.tile_index(r, c)]
                 runs.append(self.env.process(tile.mvm(name, steps, int(rows_used), int(cols_used),
-                                                      float(op.conductance_load[i, j]))))
+                                                      float(op.conductance_load[i, j]), op.slices)))
         yield self.env.all_of(runs)
         if op.calibration:     # the peak is found at the converters; no outputs leave the tiles
             return

@@ -29,11 +29,12 @@ class Tile(FifoServer):
         self.dac = DACBank(env, f"{name}.dac", costs, ledger, detailed)
         self.adc = ADCBank(env, f"{name}.adc", costs, ledger, detailed)
 
-    def mvm(self, op: str, steps: int, rows_used: int, cols_used: int, conductance_load: float):
-        """SimPy process: `steps` input applications through this tile, stages in order."""
+    def mvm(self, op: str, steps: int, rows_used: int, cols_used: int, conductance_load: float, slices: int = 1):
+        """SimPy process: `steps` input applications (`slices` per vector phase) through this
+        tile, stages in order."""
         yield self.dac.convert(op, steps, rows_used)
         yield self._read(op, steps, rows_used * cols_used, self.costs.array_read_energy(conductance_load))
-        yield self.adc.convert(op, steps, cols_used)
+        yield self.adc.convert(op, steps, cols_used, slices)
 
     def _read(self, op: str, steps: int, cells: int, energy: float):
         """The array settles once per input step. The MvmOp carries one conductance load for the

@@ -192,8 +192,8 @@ class AnalogMatrix:
     def _noiseless_currents(self, inputs: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Column currents of every input slice of one tile-row block, (slices·N, cols)."""
         dac = self.hw.dac
-        if dac.bits is None:
-            return inputs.astype(w.dtype) @ w
+        if dac.bits is None or self._accumulates_slices():
+            return inputs.astype(w.dtype) @ w     # analog accumulation: one current per vector
         digit_max = 2 ** dac.bits - 1
         planes = [((inputs >> (s * dac.bits)) & digit_max).astype(w.dtype) @ w for s in range(dac.slices)]
         return np.concatenate(planes)
@@ -225,6 +225,8 @@ class AnalogMatrix:
         weights = np.hstack([w, variance]) if one_product else w
         n_all = inputs.shape[0]
         key = int(self.rng.integers(2 ** 63)) if noisy else 0   # this block's read-noise stream
+        if self._accumulates_slices():
+            return self._accumulated_block_mvm(inputs, w, variance, g_pair, out_blocks, direction, lsb, k_max, key)
         acc = np.zeros((n_all, cols), dtype=w.dtype)
         drive = np.zeros(rows)
         chunk_size = max(PLANE_ROWS // dac.slices, 1)
@@ -256,13 +258,53 @@ class AnalogMatrix:
         partial = acc * lsb if lsb.size else acc
         return partial, self._load(drive, g_pair, out_blocks)
 
+    def _accumulated_block_mvm(self, inputs, w, variance, g_pair, out_blocks, direction, lsb, k_max, key):
+        """_block_mvm with analog slice accumulation: each column's charge Σ_s base^s·(d_s @ W) =
+        code @ W is converted once per vector (one quantisation of the accumulated value); the
+        slices' read noises are independent, so its variance is Σ_s base^(2s)·(d_s² @ σ²). The
+        array is still driven slice by slice (same drive, same conductance load)."""
+        dac = self.hw.dac
+        rows, cols = w.shape
+        mask, base = 2 ** dac.bits - 1, 2.0 ** dac.bits
+        noisy = bool(self.hw.device.read_noise)
+        n_all = inputs.shape[0]
+        acc = np.zeros((n_all, cols), dtype=w.dtype)
+        drive = np.zeros(rows)
+        chunk_size = max(PLANE_ROWS // dac.slices, 1)
+        for start in range(0, n_all, chunk_size):
+            chunk = inputs[start:start + chunk_size]
+            n = chunk.shape[0]
+            weighted_sq = np.zeros(chunk.shape, dtype=w.dtype)   # Σ_s base^(2s)·d_s², per input
+            for s in range(dac.slices):
+                digits = ((chunk >> chunk.dtype.type(s * dac.bits)) & chunk.dtype.type(mask)).astype(w.dtype)
+                drive += np.square(digits, dtype=np.float64).sum(axis=0)
+                weighted_sq += base ** (2 * s) * np.square(digits)
+            current = chunk.astype(w.dtype) @ w
+            var = weighted_sq @ variance if noisy else np.empty((0, cols), dtype=w.dtype)
+            vec, slc = np.arange(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
+            clipped = adc_accumulate(current, var, key, n_all, start, vec, slc, lsb, -k_max, k_max,
+                                     np.ones(1), acc[start:start + n])
+            self.clipped_conversions += clipped
+            if self.record:
+                self.adc_stats[direction]["clipped"] += clipped
+                self.adc_stats[direction]["conversions"] += current.size
+        partial = acc * lsb if lsb.size else acc
+        return partial, self._load(drive, g_pair, out_blocks)
+
     def _adc_step(self, direction: str, rows: int) -> float:
         """ADC step (current units, see _block_mvm) of a tile-row block of `rows` rows: 2 x the
         calibrated full scale, else the spec's fixed one, / 2^bits."""
         adc, dac = self.hw.adc, self.hw.dac
         digit_max = 2 ** dac.bits - 1 if dac.bits is not None else 1
+        if self._accumulates_slices():        # the accumulated value spans every input bit
+            digit_max = 2 ** dac.input_bits - 1
         full_scale = self.adc_full_scale[direction] or adc.full_scale * rows * digit_max
         return 2.0 * full_scale / 2 ** adc.bits
+
+    def _accumulates_slices(self) -> bool:
+        """True when the columns accumulate the input slices in the analog domain before one
+        conversion (adc.slice_accumulation analog, with more than one slice)."""
+        return self.hw.adc.slice_accumulation == "analog" and self.hw.dac.slices > 1
 
     def _load(self, drive: np.ndarray, g_pair: np.ndarray, out_blocks) -> np.ndarray:
         """Conductance load per tile (S) of a block from its rows' Σ digit² (drive)."""
@@ -297,6 +339,7 @@ class AnalogMatrix:
         static = ("ideal_dac" if dac.bits is None else "ideal_adc" if adc.bits is None
                   else "no_read_noise" if not self.hw.device.read_noise
                   else "input_bits" if dac.input_bits > aggregated.MAX_TABLE_BITS
+                  else "analog_slice_accumulation" if self._accumulates_slices()
                   else "small_product" if phase_inputs[0].shape[0] < aggregated.MIN_VECTORS else None)
         if static is not None:
             return [(static, None)] * (len(phase_inputs) * len(in_blocks))

@@ -157,6 +157,13 @@ class AdcSpec(Sourced):
         "(its first batch, then every recalibrate_every training steps).")
     calibration_headroom: float = Field(1.25, ge=1.0, le=100.0, description="Full scale / calibrated peak current.")
     recalibrate_every: PositiveInt = Field(50, le=1_000_000, description="Training steps between recalibrations.")
+    slice_accumulation: Literal["digital", "analog"] = Field(
+        "digital", description="digital: every input bit-slice is converted and the codes shift-added "
+        "(NeuroSim); analog: each column adds its slices' charges with binary weights on an accumulation "
+        "capacitor (charge sharing) and is converted once per input phase, so one quantisation of the "
+        "accumulated value (full scale over all input bits; more ADC bits keep its resolution).")
+    accumulation_energy: Joules = Field(0.0, description="Energy of adding one slice of one column onto "
+                                        "its accumulation capacitor (analog slice_accumulation only).")
 
     @property
     def energy(self) -> float:
