@@ -337,3 +337,16 @@ def test_an_edited_sweep_or_base_file_reruns_its_stale_points(tmp_path, capsys):
     assert (unchanged.ran, unchanged.skipped, unchanged.stale) == (0, 2, 0)
     plan = json.loads((out / "sweep.json").read_text())
     assert all(len(p["config"]) == 16 for p in plan["points"])
+
+
+def test_pareto_figure_draws_a_sweep_whose_runs_all_outlive_it(tmp_path):
+    """Short points whose devices never fail (lifetime ∞ everywhere) leave the lifetime panel
+    empty; it is drawn on linear axes instead of raising (log axes need a value)."""
+    import numpy as np
+    import pandas as pd
+
+    from cosim.report.sweep_report import pareto_figure
+    configs = pd.DataFrame({"method": ["bp_open_loop", "eapu"], "energy_j": [2e-3, 1e-3],
+                            "metric": [19.5, 19.6], "metric_name": ["test_psnr"] * 2,
+                            "lifetime_steps": [np.inf, np.inf]})
+    assert pareto_figure(configs, tmp_path).exists()

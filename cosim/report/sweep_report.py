@@ -148,8 +148,13 @@ def pareto_figure(configs: pd.DataFrame, out: Path) -> Path:
             ax.plot(front2.energy_j, front2[column], color=color, lw=1, drawstyle="steps-post", label=method)
     axes[0].set(xscale="log", xlabel="training energy (J)", ylabel=metric_label(configs),
                 title="Energy vs task metric")
-    axes[1].set(xscale="log", yscale="log", xlabel="training energy (J)",
-                ylabel="steps to 1 % devices failed", title="Energy vs lifetime (∞ not drawn)")
+    lifetimes = configs.lifetime_steps.to_numpy(dtype=float)
+    drawn = bool((np.isfinite(lifetimes) & (lifetimes > 0)).any())   # a log axis needs a value to draw
+    axes[1].set(xscale="log" if drawn else "linear", yscale="log" if drawn else "linear",
+                xlabel="training energy (J)", ylabel="steps to 1 % devices failed",
+                title="Energy vs lifetime (∞ not drawn)")
+    if not drawn:
+        axes[1].text(0.5, 0.5, "no point reached 1 % failed devices", ha="center", transform=axes[1].transAxes)
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, title="line: 2-criteria front", title_fontsize=7)
