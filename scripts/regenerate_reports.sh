@@ -14,7 +14,7 @@ PY=${PYTHON:-python}
 
 TRAINED="digits_mlp digits_all_rules eapu_paper_denoise eapu_paper_srx2"
 COST_ONLY="cost_resnet18_cifar cost_resnet18_imagenet cost_resnet50_imagenet cost_vit_b16"
-SWEEPS="sweeps/write_noise_x_rule sweeps/device_family_x_rule"
+SWEEPS="sweeps/write_noise_x_rule sweeps/device_family_x_rule sweeps/bp_eapu_ratio_neurosim sweeps/bp_eapu_ratio_digits sweeps/buffer_size_denoise"
 SWEEP_FILES="report.md report.html results.csv"    # plus the figures (*.png)
 
 regenerate() {
@@ -32,6 +32,10 @@ regenerate() {
     rm -rf "$out"; mkdir -p "$out"
     for f in $SWEEP_FILES; do cp "$tmp/sweep/$f" "$out/"; done
     cp "$tmp"/sweep/*.png "$out/"
+    case $name in      # issue 13's tables and charts of these sweeps (reports/issue13/)
+      sweeps/bp_eapu_ratio_*) $PY reports/issue13/ratio_sweep.py "$tmp/sweep" --png "$out/ratio_vs_pulse_width.png" > "$out/ratios.md" ;;
+      sweeps/buffer_size_denoise) $PY reports/issue13/buffer_sweep.py "$tmp/sweep" --png "$out/spill_and_energy.png" > "$out/buffer.md" ;;
+    esac
     rm -rf "$tmp"; return ;;
   esac
   echo "unknown reference '$name'; known: $TRAINED $COST_ONLY $SWEEPS" >&2; exit 2
