@@ -49,6 +49,15 @@ def cost_only_methods() -> tuple[str, ...]:
 # each sample costs a SimPy run whatever its size.
 SAMPLE_CELLS = 2 ** 17
 MAX_SAMPLES = 8
+# Sample tiles are shared by layers whose mapping scales agree within a 5 % log-spaced bin; each
+# samples at its bin's centre (≤ 2.5 % from a layer's own scale; the writes move less than that),
+# so a network of 50 He-initialised layers needs a few sample sets per tile shape, not 50.
+SCALE_BIN = 0.05
+
+
+def binned_scale(scale: float) -> float:
+    """The centre of the log-spaced SCALE_BIN bin holding `scale` (weight units)."""
+    return float(np.exp(SCALE_BIN * np.round(np.log(scale) / SCALE_BIN)))
 
 
 @dataclass
@@ -214,7 +223,7 @@ class CostModel:
                          self.wl.training.backward_on == "host", self.wl.input_nonnegative)
 
     def sample(self, method: str, shape: tuple[int, int], scale: float | None = None) -> TileProgramming:
-        scale = self.wl.training.weight_bound if scale is None else scale
+        scale = binned_scale(self.wl.training.weight_bound if scale is None else scale)
         key = (method, shape, scale)
         if key not in self._samples:
             # Seeded by (workload seed, rule name, shape): a sample depends neither on what ran
