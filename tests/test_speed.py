@@ -83,9 +83,11 @@ def test_compiled_normals_equal_the_numpy_ones():
 
 @needs_numba
 @pytest.mark.parametrize("levels, nu_up, nu_down", [(128, 0.04, 0.63), (32, 0.0, 0.0), (None, 2.0, 0.0)])
-def test_compiled_pulse_response_equals_the_numpy_one_bit_for_bit(levels, nu_up, nu_down):
-    """after_pulses compiled (one pass) and in numpy (masked arrays): the same float64 values,
-    bounds, zero-pulse and saturating trains included, for float64 and float32 step scales."""
+def test_compiled_pulse_response_equals_the_numpy_one_to_rounding(levels, nu_up, nu_down):
+    """after_pulses compiled (one pass) and in numpy (masked arrays): the same float64 values to
+    2 ULP of 1.0, bounds, zero-pulse and saturating trains included, for float64 and float32 step
+    scales. Not bit for bit: on AVX-512 CPUs numpy's SIMD log1p/expm1 differ from libm's (which
+    numba calls) in the last bit (seen on an AMD EPYC with numpy 2.4: 143 of 2005 values)."""
     from cosim.devices.response import PulseResponse
     rng = np.random.default_rng(3)
     response = PulseResponse(levels, nu_up, nu_down)
@@ -93,7 +95,9 @@ def test_compiled_pulse_response_equals_the_numpy_one_bit_for_bit(levels, nu_up,
     n = np.concatenate([rng.integers(-20, 21, 2000).astype(float), [0.0, 3.0, -3.0, 500.0, -500.0]])
     for scale in (np.ones(x.size), (rng.random(x.size) + 0.5).astype(np.float32)):
         fast, slow = response.after_pulses(x, n, scale), response._after_pulses_np(x, n, scale)
-        assert fast.dtype == slow.dtype and np.array_equal(fast, slow)
+        assert fast.dtype == slow.dtype
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=2 * np.finfo(np.float64).eps)
+        assert np.all((fast >= 0) & (fast <= 1)) and np.array_equal(fast[-5:], slow[-5:])
 
 
 @needs_numba

@@ -66,7 +66,8 @@ class PulseResponse:
         """Expected normalised conductance after n signed pulses (n > 0 potentiates).
 
         `step_scale` is each device's relative step size (device-to-device spread). Compiled
-        (one pass, no masked temporaries) when numba is available; the same values either way.
+        (one pass, no masked temporaries) when numba is available; the same values either way to
+        the last bit or two (numpy's SIMD log1p/expm1 and libm's can differ by an ULP).
         """
         if _after_pulses_nb is not None and np.ndim(x) == 1:
             return _after_pulses_nb(np.asarray(x, dtype=np.float64), np.asarray(n, dtype=np.float64),
