@@ -87,3 +87,32 @@ def test_sr_bicubic_input_feeds_the_upsampled_patch_and_scores_it_as_the_baselin
     task = load_task(data, (1, 16, 16))
     assert task.x_train.shape == (4, 1, 16, 16) and task.x_test.shape == task.y_test.shape
     assert task.baseline == task.scores(task.x_test)
+
+
+def test_window_std_equals_the_direct_std_of_every_window():
+    image = np.random.default_rng(1).random((23, 19)) ** 3 + 5.0   # offset: centring must cope
+    direct = sliding_window_view(image, (6, 6)).std(axis=(2, 3))
+    np.testing.assert_allclose(images.window_std(image, 6), direct, rtol=1e-9, atol=1e-12)
+
+
+def test_min_patch_std_keeps_only_textured_patches_of_the_split():
+    unfiltered = images.sample_patches("test", 200, 16, np.random.default_rng(2), augment=False)
+    assert (unfiltered.std(axis=(1, 2, 3)) < 0.1).mean() > 0.2    # the test photos have flat areas
+    patches = images.sample_patches("test", 200, 16, np.random.default_rng(2), augment=False, min_std=0.1)
+    assert patches.std(axis=(1, 2, 3)).min() >= 0.1 - 1e-12
+    windows = [sliding_window_view(im, (16, 16)) for im in images.split_images("test")]
+    assert all(any(_contains(w, p) for w in windows) for p in patches[:20, 0])
+
+
+def test_an_unreachable_texture_threshold_is_a_clear_error():
+    with pytest.raises(images.NoEligiblePatch, match=r"no 34x34 patch of the 'test' images has a pixel std >= 0.45"):
+        images.sample_patches("test", 4, 34, np.random.default_rng(0), min_std=0.45)
+
+
+def test_cli_names_the_workload_and_field_of_an_unreachable_texture_threshold(tmp_path, capsys):
+    from cosim.cli import main
+    code = main(["run", "eapu_paper_srx2", "--set", "workload.data.min_patch_std=0.45", "--steps", "1",
+                 "--methods", "ideal", "--jobs", "1", "--quiet", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "eapu_paper_srx2: data.min_patch_std: no 34x34 patch of the 'test' images has a pixel std >= 0.45" in err

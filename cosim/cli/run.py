@@ -10,6 +10,7 @@ from pathlib import Path
 from cosim.api import (DEFAULT_HARDWARE, DEFAULT_OUT, DEFAULT_WORKLOAD, Checkpointing, run, run_seeds,
                        write_outputs)
 from cosim.cli.cost import add_set_option, overrides
+from cosim.nn.tasks import DataError
 from cosim.sim.checkpoint import CheckpointError
 from cosim.sim.jobs import default_jobs
 from cosim.specs.hardware import load_hardware
@@ -81,6 +82,8 @@ def run_command(args: argparse.Namespace) -> int:
                        jobs=args.jobs, blas_threads=args.blas_threads, set=overrides(args))
         result = (run_seeds(workload, hardware, seeds, **options) if seeds
                   else run(workload, hardware, seed=args.seed, **options))
+    except DataError as exc:
+        raise UsageError(f"{args.workload}: {exc}") from None
     except ValueError as exc:  # a bad override, e.g. an unknown method name
         raise UsageError(f"{'--methods' if methods else 'arguments'}: {exc}") from None
     except CheckpointError as exc:

@@ -52,30 +52,68 @@ def _dihedral(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+class NoEligiblePatch(ValueError):
+    """No window of a split reaches the asked texture threshold."""
+
+
+def window_std(image: np.ndarray, size: int) -> np.ndarray:
+    """Pixel standard deviation of every size x size window of `image`, shape (H - size + 1,
+    W - size + 1), from box sums of the mean-centred image (centring keeps the variance's
+    difference of squares from cancelling)."""
+    centred = image - image.mean()
+
+    def box_sum(a: np.ndarray) -> np.ndarray:
+        c = np.pad(a, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+        return c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
+
+    mean = box_sum(centred) / size**2
+    return np.sqrt(np.maximum(box_sum(centred**2) / size**2 - mean**2, 0.0))
+
+
 def sample_patches(split: str, count: int, size: int, rng: np.random.Generator,
-                   augment: bool = True) -> np.ndarray:
+                   augment: bool = True, min_std: float = 0.0) -> np.ndarray:
     """`count` square patches, (count, 1, size, size). Every patch position of every image in the
-    split is equally likely; `augment` applies a random flip/rotation to each patch."""
+    split is equally likely; `augment` applies a random flip/rotation to each patch.
+
+    `min_std` > 0 keeps only the positions whose window has a pixel std >= min_std, each of them
+    equally likely: texture-aware patch sampling as in SamplingAug (Wang et al., BMVC 2021) and
+    Soh & Cho (arXiv 2207.01075), which drop flat SR patches that carry no learning signal.
+    Raises NoEligiblePatch when no window of the split qualifies."""
     images = split_images(split)
-    positions = np.array([(im.shape[0] - size + 1) * (im.shape[1] - size + 1) for im in images])
-    which = rng.choice(len(images), size=count, p=positions / positions.sum())
+    eligible = [None if min_std <= 0 else np.flatnonzero(window_std(im, size) >= min_std) for im in images]
+    counts = np.array([(im.shape[0] - size + 1) * (im.shape[1] - size + 1) if e is None else len(e)
+                       for im, e in zip(images, eligible)])
+    if counts.sum() == 0:
+        raise NoEligiblePatch(f"no {size}x{size} patch of the {split!r} images has a pixel std >= {min_std:g}")
+    which = rng.choice(len(images), size=count, p=counts / counts.sum())
     patches = np.empty((count, size, size))
     for i, image in enumerate(images):
         chosen = np.flatnonzero(which == i)
         windows = sliding_window_view(image, (size, size))
-        rows = rng.integers(0, windows.shape[0], len(chosen))
-        cols = rng.integers(0, windows.shape[1], len(chosen))
+        rows, cols = _positions(rng, windows.shape[:2], eligible[i], len(chosen))
         patches[chosen] = windows[rows, cols]
     if augment:
         patches = _dihedral(patches, rng)
     return patches[:, None]
 
 
+def _positions(rng: np.random.Generator, grid: tuple[int, int], eligible: np.ndarray | None,
+               n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` uniform window positions (rows, cols) on `grid`, or among the flat `eligible` ones."""
+    if eligible is None:
+        return rng.integers(0, grid[0], n), rng.integers(0, grid[1], n)
+    if n == 0:
+        return np.empty(0, int), np.empty(0, int)
+    return np.unravel_index(rng.choice(eligible, n), grid)
+
+
 def denoising_pairs(split: str, count: int, rng: np.random.Generator, patch: int = 40,
-                    sigma: float = DENOISE_SIGMA, clip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                    sigma: float = DENOISE_SIGMA, clip: bool = False,
+                    min_std: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, clean) patches with additive white Gaussian noise of std `sigma`. The noisy input
-    is not clipped by default (the standard AWGN benchmark), so it can leave [0, 1] slightly."""
-    clean = sample_patches(split, count, patch, rng)
+    is not clipped by default (the standard AWGN benchmark), so it can leave [0, 1] slightly.
+    `min_std`: see sample_patches."""
+    clean = sample_patches(split, count, patch, rng, min_std=min_std)
     noisy = clean + rng.normal(0.0, sigma, clean.shape)
     return (np.clip(noisy, 0.0, 1.0) if clip else noisy), clean
 
@@ -89,12 +127,13 @@ def downsample(high: np.ndarray, scale: int = 2) -> np.ndarray:
 
 
 def super_resolution_pairs(split: str, count: int, rng: np.random.Generator, patch: int = 40,
-                           scale: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                           scale: int = 2, min_std: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(low, high): high-resolution patches (count, 1, patch, patch) and their bicubic
-    downsampled versions (count, 1, patch / scale, patch / scale)."""
+    downsampled versions (count, 1, patch / scale, patch / scale). `min_std` (of the
+    high-resolution patch): see sample_patches."""
     if patch % scale:
         raise ValueError(f"patch {patch} is not a multiple of scale {scale}")
-    high = sample_patches(split, count, patch, rng)
+    high = sample_patches(split, count, patch, rng, min_std=min_std)
     return downsample(high, scale), high
 
 

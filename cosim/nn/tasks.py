@@ -46,6 +46,10 @@ def image_scores(reference: np.ndarray, estimate: np.ndarray) -> dict[str, float
     return {"test_psnr_db": images.psnr(reference, estimate), "test_ssim": images.ssim(reference, estimate)}
 
 
+class DataError(ValueError):
+    """A workload's data section asks for data that cannot be drawn (message names the field)."""
+
+
 def load_task(data, input_shape: tuple[int, ...]) -> Task:
     """The data of a workload's `data` section (cosim.specs.workload.DataSpec)."""
     if data.dataset == "digits":
@@ -53,14 +57,22 @@ def load_task(data, input_shape: tuple[int, ...]) -> Task:
         shape = (-1, *input_shape)
         return Task("digits", d.x_train.reshape(shape), d.y_train, d.x_test.reshape(shape), d.y_test,
                     "test_accuracy")
+    try:
+        return _image_task(data)
+    except images.NoEligiblePatch as exc:
+        raise DataError(f"data.min_patch_std: {exc}") from None
+
+
+def _image_task(data) -> Task:
     rng = np.random.default_rng(data.split_seed)
+    splits = (("train", data.train_patches), ("test", data.test_patches))
     if data.dataset == "denoise":
-        pairs = [images.denoising_pairs(split, count, rng, patch=data.patch, sigma=data.noise_sigma)
-                 for split, count in (("train", data.train_patches), ("test", data.test_patches))]
+        pairs = [images.denoising_pairs(split, count, rng, patch=data.patch, sigma=data.noise_sigma,
+                                        min_std=data.min_patch_std) for split, count in splits]
         reference_input = pairs[1][0]
     else:
-        pairs = [images.super_resolution_pairs(split, count, rng, patch=data.patch, scale=2)
-                 for split, count in (("train", data.train_patches), ("test", data.test_patches))]
+        pairs = [images.super_resolution_pairs(split, count, rng, patch=data.patch, scale=2,
+                                               min_std=data.min_patch_std) for split, count in splits]
         if data.sr_input == "bicubic":
             pairs = [(bicubic_upsample(low, 2), high) for low, high in pairs]
         reference_input = pairs[1][0] if data.sr_input == "bicubic" else bicubic_upsample(pairs[1][0], 2)

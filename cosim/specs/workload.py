@@ -28,6 +28,11 @@ class DataSpec(FrozenSpec):
         "low", description="sr_x2: the network's input, the low-resolution patch (e.g. ESPCN, which "
                            "upsamples itself) or its bicubic x2 upsampling (a same-size network that "
                            "learns a residual over bicubic, as VDSR / DnCNN-3).")
+    min_patch_std: float = Field(
+        0.0, ge=0.0, lt=0.5,
+        description="Images: keep only patches whose pixel std (images in [0, 1]) is at least this, in "
+                    "both splits; 0 keeps every patch. Texture-aware sampling (SamplingAug, Wang et al. "
+                    "2021) that drops flat patches, where SR has nothing to learn.")
 
     @property
     def input_nonnegative(self) -> bool:
