@@ -28,8 +28,10 @@ from cosim.specs.workload import WorkloadSpec
 TARGET = 10.0   # issue 14: co-simulation / bare FP32 numpy of the same net, CPU time
 
 
-def bare_numpy_mlp(widths: list[int], data, steps: int, batch: int, lr: float, eval_every: int, seed: int):
-    """Sigmoid MLP in float32 numpy with the trainer's data order; returns final test accuracy."""
+def bare_numpy_mlp(widths: list[int], data, steps: int, batch: int, lr: float, eval_every: int, seed: int,
+                   progress=None):
+    """Sigmoid MLP in float32 numpy with the trainer's data order; returns final test accuracy.
+    `progress()`, if given, is called after every step (after its evaluation), as the trainer's."""
     streams = seed_streams(seed)
     rng = streams["init"]
     ws = [rng.uniform(-np.sqrt(6 / (a + b)), np.sqrt(6 / (a + b)), (a, b)).astype(np.float32)
@@ -61,6 +63,8 @@ def bare_numpy_mlp(widths: list[int], data, steps: int, batch: int, lr: float, e
             bs[i] -= lr * gb
         if (step + 1) % eval_every == 0 or step == steps - 1:
             accuracy = float((forward(x_test)[-1].argmax(axis=1) == data.y_test).mean())
+        if progress:
+            progress()
     return accuracy
 
 
@@ -92,8 +96,9 @@ class Fp32Matrix:
         self.w += delta_w.astype(np.float32)
 
 
-def bare_layers(wl: WorkloadSpec, task):
-    """The workload's network on float32 matrices, trained in a plain loop like the trainer."""
+def bare_layers(wl: WorkloadSpec, task, progress=None):
+    """The workload's network on float32 matrices, trained in a plain loop like the trainer;
+    `progress()` as in bare_numpy_mlp."""
     streams = seed_streams(wl.seed)
     arch = wl.network.build()
     net = build_network(arch, lambda name, w: Fp32Matrix(w), streams["init"], input_grad=False)
@@ -113,6 +118,8 @@ def bare_layers(wl: WorkloadSpec, task):
             x_test = task.x_test.astype(np.float32)
             task.scores(np.concatenate([net.forward(x_test[i:i + EVAL_BATCH], train=False)
                                         for i in range(0, len(x_test), EVAL_BATCH)]))
+        if progress:
+            progress()
 
 
 def dncnn_case(steps: int, methods: list[str], hw, repeat: int, advance) -> dict:

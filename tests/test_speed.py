@@ -137,3 +137,17 @@ def test_jobs_and_blas_threads_must_be_positive(capsys):
     from cosim.cli import main
     assert main(["run", "--jobs", "0", "--quiet"]) == 2
     assert "--jobs: must be >= 1" in capsys.readouterr().err
+
+
+def test_bare_fp32_baseline_reports_every_step_and_trains_the_same():
+    """benchmarks.step_time times the bare FP32 loop between per-step callbacks, as it times the
+    trainer; the callback must fire once per step and not change the training."""
+    from benchmarks.overhead import bare_numpy_mlp
+    from cosim.nn.tasks import load_task
+    from cosim.specs.workload import DataSpec
+
+    data = load_task(DataSpec(dataset="digits"), (64,))
+    calls = []
+    with_callback = bare_numpy_mlp([64, 16, 10], data, 25, 16, 0.5, 10, 3, lambda: calls.append(1))
+    assert len(calls) == 25
+    assert with_callback == bare_numpy_mlp([64, 16, 10], data, 25, 16, 0.5, 10, 3)
