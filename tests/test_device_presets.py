@@ -143,6 +143,28 @@ def test_a_device_never_written_does_not_relax():
     assert 0.5 * arr.spec.relaxation_sigma < np.std(arr.x[0] - written) < 2 * arr.spec.relaxation_sigma * np.sqrt(np.log(86400.0))
 
 
+@pytest.mark.parametrize("name", ["rram_180nm", "pcm"])
+def test_relaxation_skips_only_when_no_device_is_past_t0(name, monkeypatch):
+    # The early return of a read before any written device is t0 past its write gives the
+    # same state and the same generator as the whole-array pass, on both sides of t0.
+    t0 = _array(name).spec.drift_t0
+    for now in (0.25 * t0, t0 - 1e-6 * t0, t0, t0 + 1e-6 * t0, 3.0 * t0):
+        results = []
+        for full_pass in (False, True):
+            arr = _array(name, seed=3, shape=(16, 16), stuck_fraction=0.0)
+            arr.x[:] = 0.5
+            arr.last_write_time[0, :8] = 0.0          # half of the + devices written at t = 0
+            arr.clock = 0.0
+            if full_pass:
+                monkeypatch.setattr(DeviceArray, "_any_past_t0", lambda self, now: True)
+            arr.advance_to(now)
+            monkeypatch.undo()
+            results.append((arr.x.copy(), arr.rng.random()))
+        (skipped, draw_a), (full, draw_b) = results
+        assert np.array_equal(skipped, full) and draw_a == draw_b
+        assert np.any(skipped != 0.5) == (now > t0)   # devices move only past t0
+
+
 def test_drift_is_lazy_until_touched():
     arr = _array("pcm", stuck_fraction=0.0)
     arr.x[:] = 0.5

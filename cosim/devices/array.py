@@ -148,6 +148,8 @@ class DeviceArray:
         if not self.spec.has_drift:
             return
         spec = self.spec
+        if not self._any_past_t0(now):
+            return
         written = ~np.isnan(self.last_write_time)
         since = np.where(written, self.last_write_time, 0.0)
         age_then = np.maximum(self.clock - since, spec.drift_t0)
@@ -161,6 +163,14 @@ class DeviceArray:
             if spec.relaxation_sigma:
                 g += spec.relaxation_sigma * np.sqrt(lr) * rng.standard_normal(lr.shape)
             x[moving] = np.clip(g, 0.0, 1.0)
+
+    def _any_past_t0(self, now: float) -> bool:
+        """Whether some written device is more than drift_t0 past its last write at `now` (s).
+        If none is, every age below is max(now - since, t0) = t0 and nothing moves: the check
+        spares the whole-array pass on every read of a run shorter than t0 (write times and
+        the subtraction in the array's own precision, as below, so the answer is exact)."""
+        oldest = np.fmin.reduce(self.last_write_time, axis=None)    # NaN: nothing written yet
+        return bool(now - oldest > self.spec.drift_t0)
 
     @property
     def nominal_write_sigma(self) -> float:
