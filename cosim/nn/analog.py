@@ -17,6 +17,7 @@ Every call appends an `MvmOp` with what the hardware model needs to price and ti
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -29,6 +30,14 @@ from cosim.specs.hardware import HardwareSpec
 
 
 AUTO_RANGE = 0.01   # clipped share of a product's conversions that triggers a recalibration
+
+
+@lru_cache(maxsize=None)
+def _slice_weights(base: float, slices: int) -> np.ndarray:
+    """Significance base^s of each input slice s (read-only: shared by every product)."""
+    weights = base ** np.arange(slices)
+    weights.flags.writeable = False
+    return weights
 
 
 class AnalogMatrix:
@@ -114,9 +123,9 @@ class AnalogMatrix:
             w, g = w.T, g.transpose(0, 2, 1)
         in_blocks = self.col_blocks if transpose else self.row_blocks
         out_blocks = self.row_blocks if transpose else self.col_blocks
-        scale = float(np.max(np.abs(x))) if x.size else 0.0
-        signs = [sign for sign, some in ((1.0, x.max(initial=0.0) > 0), (-1.0, x.min(initial=0.0) < 0))
-                 if some] or [1.0]
+        top, bottom = float(x.max(initial=0.0)), float(x.min(initial=0.0))
+        scale = max(top, -bottom)                        # max |x|, without an |x| temporary
+        signs = [sign for sign, some in ((1.0, top > 0), (-1.0, bottom < 0)) if some] or [1.0]
         dac = self.hw.dac
         full = 1.0 if dac.bits is None else 2.0 ** dac.input_bits - 1.0
         precision = np.float64 if dac.bits is None else np.float32
@@ -222,7 +231,7 @@ class AnalogMatrix:
             k_max = 2.0 ** (adc.bits - 1)       # full_scale / lsb
         noisy = bool(self.hw.device.read_noise)
         one_product = noisy and digit_max == 1  # 0/1 digits: d² = d, so [W | σ²] in one product
-        weights = np.hstack([w, variance]) if one_product else w
+        weights = np.concatenate((w, variance), axis=1) if one_product else w
         n_all = inputs.shape[0]
         key = int(self.rng.integers(2 ** 63)) if noisy else 0   # this block's read-noise stream
         if self._accumulates_slices():
@@ -232,7 +241,7 @@ class AnalogMatrix:
         chunk_size = max(PLANE_ROWS // dac.slices, 1)
         plane = np.empty((min(chunk_size, n_all) * dac.slices, rows), dtype=w.dtype)
         vec, slc = np.empty(plane.shape[0], dtype=np.intp), np.zeros(plane.shape[0], dtype=np.intp)
-        slice_weights = (digit_max + 1.0) ** np.arange(dac.slices)
+        slice_weights = _slice_weights(digit_max + 1.0, dac.slices)
         for start in range(0, n_all, chunk_size):
             chunk = inputs[start:start + chunk_size]
             if sliced:
