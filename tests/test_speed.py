@@ -100,23 +100,46 @@ def test_compiled_pulse_response_equals_the_numpy_one_to_rounding(levels, nu_up,
         assert np.all((fast >= 0) & (fast <= 1)) and np.array_equal(fast[-5:], slow[-5:])
 
 
-@needs_numba
-def test_compiled_expected_weight_change_equals_the_numpy_one_bit_for_bit(monkeypatch):
-    """DeviceArray.expected_weight_change through PulseResponse.pair_change and through numpy:
-    the same values on both devices of a pair, equal pairs, zero crossings and saturation."""
+@pytest.mark.parametrize("levels, nu_up, nu_down", [(128, 0.04, 0.63), (32, 0.0, 0.0), (None, 2.0, 0.0),
+                                                    (64, 10.0, 10.0)])
+def test_pair_change_in_closed_form_is_the_change_the_pulse_response_makes(levels, nu_up, nu_down):
+    """PulseResponse.pair_change (compiled when numba is there, and its numpy form) against the
+    pulse response itself, after_pulses on each pair's active device: the same changes to 4 ULP
+    of 1.0 on either device of a pair, equal pairs, saturation, zero-pulse and long trains."""
+    from cosim.devices.response import PulseResponse, _pair_change_np
+    rng = np.random.default_rng(4)
+    response = PulseResponse(levels, nu_up, nu_down)
+    x_plus = rng.random(3000) * (rng.random(3000) < 0.7)
+    x_minus = rng.random(3000) * (rng.random(3000) < 0.5)
+    x_plus[:20] = x_minus[:20] = 0.0                      # pairs at g_min (x+ == x-)
+    x_plus[20:30], x_minus[30:40] = 1.0, 1.0              # saturated devices
+    n = rng.integers(-6, 7, 3000).astype(float)
+    n[40:50], n[50:60], n[60:70] = 500.0, -500.0, 0.0
+    on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (n < 0))
+    active = np.where(on_minus, x_minus, x_plus)
+    moved = response._after_pulses_np(active, np.where(on_minus, -n, n), np.ones(active.size))
+    expected = np.where(on_minus, active - moved, moved - active)
+    for change in (response.pair_change(x_plus, x_minus, n),
+                   _pair_change_np(x_plus, x_minus, n, nu_up, nu_down, response.levels)):
+        np.testing.assert_allclose(change, expected, rtol=0, atol=4 * np.finfo(np.float64).eps)
+        assert np.array_equal(change[20:40] == 0, expected[20:40] == 0)   # nothing past a bound
+
+
+def test_expected_weight_change_of_a_pulse_device_is_its_closed_form(monkeypatch):
+    """DeviceArray.expected_weight_change takes PulseResponse.pair_change; without it (a
+    response of another family) the generic route through after_pulses gives the same values."""
     from cosim.devices.array import DeviceArray
     from tests.conftest import hardware as make_hw
     rng = np.random.default_rng(4)
     devices = DeviceArray(make_hw().device, (40, 30), np.random.default_rng(0))
     devices.x[:] = rng.random(devices.x.shape) * (rng.random(devices.x.shape) < 0.7)
-    devices.x[:, :3] = 0.0                       # pairs at g_min (x+ == x-)
-    devices.x[0, 3:5] = 1.0                      # saturated
     cells = np.arange(1200)
     n = rng.integers(-6, 7, cells.size).astype(float)
-    fast = devices.expected_weight_change(cells, n)
-    assert devices.response.pair_change(devices.x[0].ravel(), devices.x[1].ravel(), n) is not None
-    monkeypatch.setattr(type(devices.response), "pair_change", lambda self, *a: None)
-    assert np.array_equal(fast, devices.expected_weight_change(cells, n))
+    closed = devices.expected_weight_change(cells, n)
+    assert np.array_equal(closed, devices.response.pair_change(devices.x[0].ravel(), devices.x[1].ravel(), n))
+    monkeypatch.setattr(type(devices.response), "pair_change", None)
+    np.testing.assert_allclose(closed, devices.expected_weight_change(cells, n), rtol=0,
+                               atol=4 * np.finfo(np.float64).eps)
 
 
 @pytest.mark.slow   # ~7 s, most of it spawning; test_checkpoint's CLI run also compares parallel to serial

@@ -194,10 +194,9 @@ class DeviceArray:
         (step scale 1: the controller does not know each device's spread). A change that
         would take the active device below g_min stops there (the zero crossing)."""
         x_plus, x_minus = self.x[0].ravel()[cells], self.x[1].ravel()[cells]
-        fused = getattr(self.response, "pair_change", None)
-        change = fused(x_plus, x_minus, n) if fused is not None and np.ndim(n) == 1 else None
-        if change is not None:
-            return change               # the same values, compiled (PulseResponse.pair_change)
+        closed_form = getattr(self.response, "pair_change", None)   # a pulse-curve family
+        if closed_form is not None and np.ndim(n) == 1:
+            return closed_form(x_plus, x_minus, n)
         on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (n < 0))
         active = np.where(on_minus, x_minus, x_plus)
         device_n = np.where(on_minus, -n, n)          # raising w depresses an active − device

@@ -75,14 +75,18 @@ class PulseResponse:
                                     self.levels, np.empty(np.shape(x)))
         return self._after_pulses_np(x, n, step_scale)
 
-    def pair_change(self, x_plus: np.ndarray, x_minus: np.ndarray, n: np.ndarray) -> np.ndarray | None:
-        """Compiled DeviceArray.expected_weight_change from the pair's gathered states (1-D):
-        the change of x⁺ - x⁻ when n signed pulses go to the active device of a nominal device
-        (step scale 1); None without numba (the caller computes it with numpy)."""
+    def pair_change(self, x_plus: np.ndarray, x_minus: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """DeviceArray.expected_weight_change from the pair's gathered states (1-D): the change
+        of x⁺ - x⁻ when n signed pulses go to the active device of a nominal device (step scale
+        1). In closed form: on the curve x(p) a shift by s pulses moves x by
+        (1 - x·E)·(1 - exp(-ν s/P)) / E with E = 1 - exp(-ν), up to saturation (one expm1 per
+        distinct |n|, none per device), the change after_pulses makes to a few ULP; compiled
+        when numba is available."""
+        n = np.asarray(n, dtype=np.float64)
         if _pair_change_nb is None:
-            return None
-        return _pair_change_nb(x_plus, x_minus, np.asarray(n, dtype=np.float64), float(self.nu_up),
-                               float(self.nu_down), self.levels, np.empty(x_plus.shape))
+            return _pair_change_np(x_plus, x_minus, n, float(self.nu_up), float(self.nu_down), self.levels)
+        return _pair_change_nb(x_plus, x_minus, n, float(self.nu_up), float(self.nu_down), self.levels,
+                               np.empty(x_plus.shape))
 
     def _after_pulses_np(self, x: np.ndarray, n: np.ndarray, step_scale: np.ndarray) -> np.ndarray:
         x = np.clip(x, 0.0, 1.0)
@@ -142,17 +146,61 @@ def _after_pulses_py(x, n, step_scale, nu_up, nu_down, levels, out):
     return out
 
 
+def _change_one(x, n, nu_up, nu_down, levels, e_up, e_down, d_up, d_down):
+    """Expected change of one device's x after n signed pulses at step scale 1 (e: 1 - exp(-ν)
+    of each direction, d: 1 - exp(-ν·|n|/P)); the linear curve as in _after_one."""
+    x = min(max(x, 0.0), 1.0)
+    if n > 0:
+        if nu_up == 0.0:
+            return min(x * levels + n, levels) / levels - x
+        room = 1.0 - x * e_up                 # exp(-ν p/P) at the device's position p
+        return 1.0 - x if room * (1.0 - d_up) <= 1.0 - e_up else room * d_up / e_up
+    q = 1.0 - x                               # depression mirrors it from g_max
+    if nu_down == 0.0:
+        return 1.0 - min(q * levels - n, levels) / levels - x
+    room = 1.0 - q * e_down
+    return -x if room * (1.0 - d_down) <= 1.0 - e_down else -room * d_down / e_down
+
+
+_change_one_nb = jit(_change_one)
+
+
 def _pair_change_py(x_plus, x_minus, n, nu_up, nu_down, levels, out):
-    """PulseResponse.pair_change, one weight at a time."""
-    e_up, e_down = np.expm1(-nu_up), np.expm1(-nu_down)
+    """PulseResponse.pair_change, one weight at a time (d recomputed only when |n| changes)."""
+    e_up, e_down = -np.expm1(-nu_up), -np.expm1(-nu_down)
+    last, d_up, d_down = -1.0, 0.0, 0.0
     for i in range(x_plus.size):
         on_minus = x_minus[i] > x_plus[i] or (x_minus[i] == x_plus[i] and n[i] < 0)
         active = x_minus[i] if on_minus else x_plus[i]
-        change = _after_one_nb(active, -n[i] if on_minus else n[i], 1.0, nu_up, nu_down, levels,
-                               e_up, e_down) - active
+        k = -n[i] if on_minus else n[i]       # raising w depresses an active − device
+        if abs(k) != last:
+            last = abs(k)
+            d_up, d_down = -np.expm1(-nu_up * last / levels), -np.expm1(-nu_down * last / levels)
+        change = _change_one_nb(active, k, nu_up, nu_down, levels, e_up, e_down, d_up, d_down)
         out[i] = -change if on_minus else change
     return out
 
 
+def _pair_change_np(x_plus, x_minus, n, nu_up, nu_down, levels):
+    """The numpy form of _pair_change_py (same formulas, whole arrays)."""
+    on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (n < 0))
+    x = np.clip(np.where(on_minus, x_minus, x_plus), 0.0, 1.0)
+    k = np.where(on_minus, -n, n)
+    up = k > 0
+    change = np.empty(x.shape)
+    change[up] = _curve_change(x[up], k[up], nu_up, levels)
+    change[~up] = -_curve_change(1.0 - x[~up], -k[~up], nu_down, levels)
+    return np.where(on_minus, -change, change)
+
+
+def _curve_change(x, s, nu, levels):
+    """Change of a position x on the curve of exponent ν after s >= 0 pulses (vectorised)."""
+    if nu == 0.0:
+        return np.minimum(x * levels + s, levels) / levels - x
+    e, d = -np.expm1(-nu), -np.expm1(-nu * s / levels)
+    room = 1.0 - x * e
+    return np.where(room * (1.0 - d) <= 1.0 - e, 1.0 - x, room * d / e)
+
+
 _after_pulses_nb = jit(_after_pulses_py) if _after_one_nb is not None else None
-_pair_change_nb = jit(_pair_change_py) if _after_one_nb is not None else None
+_pair_change_nb = jit(_pair_change_py) if _change_one_nb is not None else None
