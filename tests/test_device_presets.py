@@ -165,6 +165,12 @@ def test_relaxation_skips_only_when_no_device_is_past_t0(name, monkeypatch):
         assert np.any(skipped != 0.5) == (now > t0)   # devices move only past t0
 
 
+def test_an_array_without_devices_advances_in_time():
+    arr = _array("rram_180nm", shape=(0, 5))
+    arr.advance_to(10.0)
+    assert arr.clock == 10.0 and arr.x.size == 0
+
+
 def test_drift_is_lazy_until_touched():
     arr = _array("pcm", stuck_fraction=0.0)
     arr.x[:] = 0.5

@@ -169,7 +169,7 @@ class DeviceArray:
         If none is, every age below is max(now - since, t0) = t0 and nothing moves: the check
         spares the whole-array pass on every read of a run shorter than t0 (write times and
         the subtraction in the array's own precision, as below, so the answer is exact)."""
-        oldest = np.fmin.reduce(self.last_write_time, axis=None)    # NaN: nothing written yet
+        oldest = np.fmin.reduce(self.last_write_time, axis=None, initial=np.nan)   # NaN: none written
         return bool(now - oldest > self.spec.drift_t0)
 
     @property
