@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosim.devices.behaviours import make_behaviour
+from cosim.devices.response import active_of_pair
 from cosim.specs.hardware import DeviceSpec
 
 
@@ -197,9 +198,7 @@ class DeviceArray:
         closed_form = getattr(self.response, "pair_change", None)   # a pulse-curve family
         if closed_form is not None and np.ndim(n) == 1:
             return closed_form(x_plus, x_minus, n)
-        on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (n < 0))
-        active = np.where(on_minus, x_minus, x_plus)
-        device_n = np.where(on_minus, -n, n)          # raising w depresses an active − device
+        on_minus, active, device_n = active_of_pair(x_plus, x_minus, n)
         moved = self.response.after_pulses(active, device_n.astype(float), np.ones(active.shape))
         change = moved - active
         return np.where(on_minus, -change, change)

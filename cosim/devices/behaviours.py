@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosim.devices.response import PulseResponse, round_pulses
+from cosim.devices.response import PulseResponse, active_of_pair, round_pulses
 from cosim.registry import BEHAVIOURS, register_behaviour
 from cosim.specs.hardware import DeviceSpec
 
@@ -28,9 +28,7 @@ def active_device_changes(x: np.ndarray, cells: np.ndarray,
     """
     plane = x.shape[1] * x.shape[2]
     x_plus, x_minus = x[0].ravel()[cells], x[1].ravel()[cells]
-    on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (delta_fraction < 0))
-    magnitude = np.where(on_minus, x_minus, x_plus)
-    change = np.where(on_minus, -delta_fraction, delta_fraction)
+    on_minus, magnitude, change = active_of_pair(x_plus, x_minus, delta_fraction)
     crossing = magnitude + change < 0
     active = on_minus.astype(np.intp) * plane + cells
     other = (~on_minus).astype(np.intp) * plane + cells

@@ -44,6 +44,14 @@ def round_pulses(exact: np.ndarray, rounding: str, rng: np.random.Generator | No
     return np.sign(exact) * whole
 
 
+def active_of_pair(x_plus: np.ndarray, x_minus: np.ndarray, change: np.ndarray):
+    """Sign-magnitude pairs: whether the − device carries each weight (it is the larger, or the
+    pair is equal and `change` lowers the weight), that device's x, and `change` as it sees it
+    (raising w depresses an active − device)."""
+    on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (change < 0))
+    return on_minus, np.where(on_minus, x_minus, x_plus), np.where(on_minus, -change, change)
+
+
 class PulseResponse:
     def __init__(self, levels: int | None, nonlinearity_up: float, nonlinearity_down: float,
                  rounding: str = "nearest"):
@@ -183,9 +191,8 @@ def _pair_change_py(x_plus, x_minus, n, nu_up, nu_down, levels, out):
 
 def _pair_change_np(x_plus, x_minus, n, nu_up, nu_down, levels):
     """The numpy form of _pair_change_py (same formulas, whole arrays)."""
-    on_minus = (x_minus > x_plus) | ((x_minus == x_plus) & (n < 0))
-    x = np.clip(np.where(on_minus, x_minus, x_plus), 0.0, 1.0)
-    k = np.where(on_minus, -n, n)
+    on_minus, active, k = active_of_pair(x_plus, x_minus, n)
+    x = np.clip(active, 0.0, 1.0)
     up = k > 0
     change = np.empty(x.shape)
     change[up] = _curve_change(x[up], k[up], nu_up, levels)
