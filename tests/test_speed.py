@@ -133,6 +133,8 @@ def test_expected_weight_change_of_a_pulse_device_is_its_closed_form(monkeypatch
     rng = np.random.default_rng(4)
     devices = DeviceArray(make_hw().device, (40, 30), np.random.default_rng(0))
     devices.x[:] = rng.random(devices.x.shape) * (rng.random(devices.x.shape) < 0.7)
+    devices.x[:, :3] = 0.0                       # pairs at g_min (x+ == x-)
+    devices.x[0, 3:5] = 1.0                      # saturated
     cells = np.arange(1200)
     n = rng.integers(-6, 7, cells.size).astype(float)
     closed = devices.expected_weight_change(cells, n)
