@@ -88,6 +88,20 @@ def test_resume_with_other_arguments_is_refused(tmp_path, capsys):
     assert "eapu.ckpt" in err and "another configuration" in err and "Traceback" not in err
 
 
+def test_checkpoint_of_another_format_is_refused_naming_the_formats(tmp_path, monkeypatch, capsys):
+    import cosim.sim.checkpoint as checkpoint
+    out = tmp_path / "run"
+    monkeypatch.setattr(checkpoint, "FORMAT", "cosim.checkpoint/0")    # written by an older cosim
+    api.run(workload(steps=4, methods=("eapu",)), hardware(),
+            checkpointing=api.Checkpointing(out / "checkpoints", 2))
+    monkeypatch.undo()
+    code = main(["run", str(WL_FILE), "--hardware", str(HW_FILE), "--methods", "eapu", "--steps", "4",
+                 "--out", str(out), "--resume", "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "another cosim version" in err and "cosim.checkpoint/0" in err and "Traceback" not in err
+
+
 def test_killed_process_resumes_from_its_last_checkpoint(tmp_path):
     out = tmp_path / "run"
     args = [str(WL_FILE), "--hardware", str(HW_FILE), "--methods", "eapu,write_verify", "--steps", "40",

@@ -66,7 +66,10 @@ class Checkpoint:
             data = _TaskUnpickler(io.BytesIO(self.path.read_bytes()), task).load()
         except Exception as exc:
             raise CheckpointError(f"{self.path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
-        if data.get("format") != FORMAT or data.get("fingerprint") != self.fingerprint:
+        if data.get("format") != FORMAT:
+            raise CheckpointError(f"{self.path}: written by another cosim version (format "
+                                  f"{data.get('format')!r}, this one reads {FORMAT!r}); delete it or use another --out")
+        if data.get("fingerprint") != self.fingerprint:
             raise CheckpointError(f"{self.path}: written for another configuration (workload, "
                                   f"hardware, seed, steps or method differ); delete it or use another --out")
         return data
