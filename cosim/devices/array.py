@@ -189,12 +189,14 @@ class DeviceArray:
         sigma = np.sqrt(base ** 2 + spec.relaxation_sigma ** 2 * np.log(age / spec.drift_t0))
         return np.take_along_axis(sigma, self.active_device()[None], axis=0)[0]
 
-    def expected_weight_change(self, cells: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """Expected change of x⁺ - x⁻ when weight cells `cells` (flat into (rows, cols)) get n
-        signed pulses (n > 0 raises the weight) on their active device, on a nominal device
-        (step scale 1: the controller does not know each device's spread). A change that
-        would take the active device below g_min stops there (the zero crossing)."""
-        x_plus, x_minus = self.x[0].ravel()[cells], self.x[1].ravel()[cells]
+    def expected_weight_change(self, cells: np.ndarray | None, n: np.ndarray) -> np.ndarray:
+        """Expected change of x⁺ - x⁻ when weight cells `cells` (flat into (rows, cols); None:
+        all, in order) get n signed pulses (n > 0 raises the weight) on their active device, on
+        a nominal device (step scale 1: the controller does not know each device's spread). A
+        change that would take the active device below g_min stops there (the zero crossing)."""
+        x_plus, x_minus = self.x[0].ravel(), self.x[1].ravel()      # views: x is contiguous
+        if cells is not None:
+            x_plus, x_minus = x_plus[cells], x_minus[cells]
         closed_form = getattr(self.response, "pair_change", None)   # a pulse-curve family
         if closed_form is not None and np.ndim(n) == 1:
             return closed_form(x_plus, x_minus, n)

@@ -73,21 +73,33 @@ class TileMap:
     def weights(self) -> int:
         return self.in_features * self.out_features
 
-    @property
+    @cached_property
     def row_sizes(self) -> np.ndarray:
-        return np.array([b.stop - b.start for b in self.row_blocks], dtype=np.int64)
+        return _read_only(np.array([b.stop - b.start for b in self.row_blocks], dtype=np.int64))
 
-    @property
+    @cached_property
     def col_sizes(self) -> np.ndarray:
         """Weight columns per column block."""
-        return np.array([b.stop - b.start for b in self.col_blocks], dtype=np.int64)
+        return _read_only(np.array([b.stop - b.start for b in self.col_blocks], dtype=np.int64))
+
+    @cached_property
+    def _physical_col_sizes(self) -> np.ndarray:
+        return _read_only(self.col_sizes * self.cells_per_weight)
 
     def lines(self, direction: str) -> tuple[np.ndarray, np.ndarray]:
         """(driven lines per input block, read lines per output block) of an MVM, physical: forward
         drives rows and reads cells_per_weight columns per weight column; backward drives those
         columns and reads the rows."""
-        rows, cols = self.row_sizes, self.col_sizes * self.cells_per_weight
+        rows, cols = self.row_sizes, self._physical_col_sizes
         return (cols, rows) if direction == "backward" else (rows, cols)
+
+    @cached_property
+    def row_tiles(self) -> np.ndarray:
+        """Flat tile index of each physical row, keyed column block · in_features + row (rows of
+        different column tiles are different wires; cosim.hardware.cell_map)."""
+        keys = np.arange(self.grid[1] * self.in_features)
+        return _read_only(self.tile_of_cells(keys % self.in_features,
+                                             (keys // self.in_features) * self.weight_cols_per_tile))
 
     def tile_index(self, r: int, c: int) -> int:
         return r * self.grid[1] + c
@@ -109,3 +121,9 @@ class TileMap:
     def tile_of_cells(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Flat tile index of weight cells at (rows, cols)."""
         return (rows // self.tile_rows) * self.grid[1] + cols // self.weight_cols_per_tile
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """`array`, made read-only: a cached tiling figure shared by every caller."""
+    array.flags.writeable = False
+    return array

@@ -28,9 +28,7 @@ def map_rows(devices: np.ndarray, tiles: TileMap) -> RowMap:
     row, col = within // cols, within % cols
     col_tiles = tiles.grid[1]
     key = (col // tiles.weight_cols_per_tile) * rows + row
-    all_keys = np.arange(col_tiles * rows)
-    row_tile = tiles.tile_of_cells(all_keys % rows, (all_keys // rows) * tiles.weight_cols_per_tile)
-    return RowMap(key, col_tiles * rows, row_tile, tiles.tiles)
+    return RowMap(key, col_tiles * rows, tiles.row_tiles, tiles.tiles)
 
 
 def per_row_max(keys: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:

@@ -80,15 +80,14 @@ class EapuRule:
             return [WritePlan("eapu", cells, flat[cells], value_bits=ctx.weight_bits,
                               host_draws=flat.size)]
         n = self.pulses(ctx)
-        step = np.broadcast_to(threshold if n is None else n * ctx.pulse_step, flat.shape)
+        step = threshold if n is None else n * ctx.pulse_step    # a float, or per cell
         realised = step
         if n is not None and self.compensate and ctx.expected_change is not None:
-            pulses = np.sign(flat) * np.broadcast_to(n, flat.shape)
-            realised = np.abs(ctx.expected_change(np.arange(flat.size), pulses))
+            realised = np.abs(ctx.expected_change(None, np.sign(flat) * n))
             realised = np.where(realised > 0, realised, step)    # a saturated device: nominal
         probability = np.minimum(1.0, np.abs(flat) / realised)
         cells = np.flatnonzero(rng.random(flat.size) < probability)
-        delta = np.sign(flat[cells]) * step[cells]
+        delta = np.sign(flat[cells]) * (step[cells] if np.ndim(step) else step)
         # One bit (the sign) per written cell besides its address; the host draws one number per
         # weight and (compensating) evaluates the expected step per weight.
         return [WritePlan("eapu", cells, delta, value_bits=1, host_draws=flat.size,

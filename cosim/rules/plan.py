@@ -41,8 +41,8 @@ class RuleContext:
     device). current_sigma(): per-cell σ of a write now, weight units (None for digital weights).
     fast: the auxiliary analog matrix of rules that keep one. verify_tolerance: the chip's
     write-verify acceptance band, weight units. expected_change(cells, n): expected weight change
-    (weight units) of n signed pulses on each flat cell's active device, on a nominal device at
-    its present state (None for digital weights).
+    (weight units) of n signed pulses on each flat cell's active device (cells None: every cell,
+    in order), on a nominal device at its present state (None for digital weights).
     """
 
     sigma_write: float | np.ndarray
@@ -71,6 +71,6 @@ def context_for(name: str, matrix, hw, weight_bound: float, now_s: float, fast=N
                        * at_cells(scale, cells))
 
 
-def at_cells(value, cells: np.ndarray):
-    """A context quantity (float, or per flat cell) at flat cells `cells`."""
-    return value if np.ndim(value) == 0 else np.asarray(value)[cells]
+def at_cells(value, cells: np.ndarray | None):
+    """A context quantity (float, or per flat cell) at flat cells `cells` (None: every cell)."""
+    return value if np.ndim(value) == 0 or cells is None else np.asarray(value)[cells]
