@@ -73,10 +73,12 @@ def _digit_planes_np(codes, bits, slices, mask, plane, drive, vec, slc):
     return n
 
 
-def _adc_accumulate_np(current, variance, key, n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch):
+def _adc_accumulate_np(current, variance, var_col, key, n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch):
     k_min, k_max = bounds
+    cols = acc.shape[1]
+    current = current[:, :cols]
     if variance.shape[0]:
-        cols = current.shape[1]
+        variance = variance[:, var_col:var_col + cols]
         first = (slc.astype(np.uint64) * np.uint64(n_all) + np.uint64(start) + vec.astype(np.uint64)) * np.uint64(cols)
         counters = first[:, None] + np.arange(cols, dtype=np.uint64)
         current = current + np.sqrt(variance) * noise.normals(key, counters).astype(acc.dtype)
@@ -107,17 +109,17 @@ def _digit_planes_py(codes, bits, slices, mask, plane, drive, vec, slc):
     return n
 
 
-def _adc_accumulate_py(current, variance, key, n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch):
+def _adc_accumulate_py(current, variance, var_col, key, n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch):
     k_min, k_max = bounds[0], bounds[1]
     noisy, quantised = variance.shape[0] > 0, lsb.shape[0] > 0
-    cols = current.shape[1]
+    cols = acc.shape[1]
     clipped = 0
     for j in range(current.shape[0]):      # branch-free inner loops over columns (SIMD)
-        out, value, weight = acc[vec[j]], current[j], weights[slc[j]]
+        out, value, weight = acc[vec[j]], current[j, :cols], weights[slc[j]]
         if noisy:
             first = (np.uint64(slc[j]) * np.uint64(n_all) + np.uint64(start) + np.uint64(vec[j])) * np.uint64(cols)
             _fill_normals(key, first, row, scratch)
-            var = variance[j]
+            var = variance[j, var_col:var_col + cols]
             for c in range(cols):
                 row[c] = value[c] + np.sqrt(var[c]) * row[c]
         else:
@@ -150,14 +152,18 @@ def digit_planes(codes, bits: int, slices: int, plane, drive, vec, slc, use_numb
 
 
 def adc_accumulate(current, variance, key, n_all: int, start: int, vec, slc, lsb, k_min: float,
-                   k_max: float, slice_weights, acc, use_numba: bool | None = None) -> int:
+                   k_max: float, slice_weights, acc, var_col: int = 0, use_numba: bool | None = None) -> int:
     """acc[vec[j]] += slice_weights[slc[j]] · ADC(current[j] + sqrt(variance[j]) · z) for each
     row j (a vector of a slice) and column; returns the number of clipped conversions. z is the
     standard normal noise.normal_at(key, ((slice · n_all + start + vector) · columns + column)),
     so the draws depend neither on chunking nor on which vectors are skipped (`start`: the
     chunk's first vector among the `n_all` of the product).
 
-    current, variance: (n, columns) float arrays (variance with 0 rows: noiseless);
+    current: (n, >= columns) float array, its first `columns` (acc's) columns; variance: (n, >=
+    var_col + columns), its columns from `var_col` (0 rows: noiseless); they may be one array
+    (one product [current | variance]). Column windows come as whole arrays and an offset, not as
+    views: the compiled loops vectorise over C-contiguous rows (a strided view ran 1.5x slower);
+    a non-contiguous argument is copied.
     lsb: (columns,) ADC step per column in current units (empty: an ideal ADC, no rounding or
     clipping), k_min/k_max: the lowest/highest ADC code; slice_weights: each slice's digit
     significance.
@@ -165,6 +171,7 @@ def adc_accumulate(current, variance, key, n_all: int, start: int, vec, slc, lsb
     fn = _adc_accumulate if (USE_NUMBA if use_numba is None else use_numba) else _adc_accumulate_np
     bounds = np.array([k_min, k_max], dtype=acc.dtype)             # in the accumulator's precision
     weights = np.asarray(slice_weights, dtype=acc.dtype)
-    row = np.empty(current.shape[1], dtype=acc.dtype)             # one vector's noise draws
-    scratch = np.empty(current.shape[1], dtype=np.bool_)
-    return fn(current, variance, np.uint64(key), n_all, start, vec, slc, lsb, bounds, weights, acc, row, scratch)
+    row = np.empty(acc.shape[1], dtype=acc.dtype)                 # one vector's noise draws
+    scratch = np.empty(acc.shape[1], dtype=np.bool_)
+    return fn(np.ascontiguousarray(current), np.ascontiguousarray(variance), var_col, np.uint64(key), n_all, start,
+              vec, slc, lsb, bounds, weights, acc, row, scratch)

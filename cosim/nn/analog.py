@@ -251,19 +251,18 @@ class AnalogMatrix:
                 p, n = chunk, chunk.shape[0]
                 vec[:n] = np.arange(n)
                 drive += np.square(p).sum(axis=0)
-            product = p @ weights
-            current = product[:, :cols]
-            if noisy:
-                var = product[:, cols:] if one_product else np.square(p) @ variance
+            product = p @ weights           # currents in its first cols columns
+            if noisy:                       # variances: product's other columns, or their own product
+                var, var_col = (product, cols) if one_product else (np.square(p) @ variance, 0)
             else:
-                var = np.empty((0, cols), dtype=w.dtype)
+                var, var_col = np.empty((0, cols), dtype=w.dtype), 0
             clipped = adc_accumulate(
-                current, var, key, n_all, start, vec[:n], slc[:n], lsb, -k_max, k_max, slice_weights,
-                acc[start:start + chunk_size])
+                product, var, key, n_all, start, vec[:n], slc[:n], lsb, -k_max, k_max, slice_weights,
+                acc[start:start + chunk_size], var_col)
             self.clipped_conversions += clipped
             if self.record:
                 self.adc_stats[direction]["clipped"] += clipped
-                self.adc_stats[direction]["conversions"] += current.size
+                self.adc_stats[direction]["conversions"] += n * cols
         partial = acc * lsb if lsb.size else acc
         return partial, self._load(drive, g_pair, out_blocks)
 
