@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = {"mlp": ("workloads/digits_mlp.yaml", 300), "denoise": ("workloads/eapu_paper_denoise.yaml", 8)}
 METHODS = ["ideal", "bp_open_loop", "write_verify", "eapu"]
 
-# Runs in the child process; uses only API present in the baseline too.
-CHILD = r"""
+# Runs in the child process; uses only API present in the baseline too. CHILD_TRAINER builds the
+# trainer of argv's workload, method and steps (no evaluation, no retention checks); the timing
+# tail is step_time's own (benchmarks.instructions adds another).
+CHILD_TRAINER = r"""
 import json, resource, sys, time
 from cosim.api import with_overrides
 from cosim.specs.base import resolve_path
@@ -43,6 +45,8 @@ wl = wl.model_copy(update={"training": wl.training.model_copy(update=training)})
 hw = load_hardware(resolve_path("hardware_specs/rram_180nm.yaml"))
 task = load_task(wl.data, wl.network.build().input_shape)
 trainer = Trainer(method, wl, hw, task)
+"""
+CHILD = CHILD_TRAINER + r"""
 marks = []
 trainer.progress = lambda: marks.append((time.process_time(), time.perf_counter()))
 trainer.train()

@@ -176,3 +176,17 @@ def test_bare_fp32_baseline_reports_every_step_and_trains_the_same():
     with_callback = bare_numpy_mlp([64, 16, 10], data, 25, 16, 0.5, 10, 3, lambda: calls.append(1))
     assert len(calls) == 25
     assert with_callback == bare_numpy_mlp([64, 16, 10], data, 25, 16, 0.5, 10, 3)
+
+
+def test_instruction_benchmark_reads_callgrind_totals_and_refuses_without_valgrind(monkeypatch, capsys):
+    """benchmarks.instructions: the count is callgrind's `totals:` line; without valgrind it says
+    what to install and exits 2."""
+    from benchmarks import instructions
+
+    header = "version: 1\ncreator: callgrind-3.22.0\nevents: Ir\nsummary: 0\ntotals: 60880885\n"
+    assert instructions.total_instructions(header) == 60880885
+    with pytest.raises(ValueError, match="totals"):
+        instructions.total_instructions("events: Ir\n")
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    assert instructions.main([]) == 2
+    assert "apt-get install valgrind" in capsys.readouterr().err
