@@ -233,3 +233,23 @@ def test_dense_plans_send_no_addresses_and_sparse_plans_do():
     sparse = WritePlan("open_loop", np.arange(5), np.zeros(5), value_bits=16)
     assert chip.plan_bits(dense, 32) == 32 * 16
     assert chip.plan_bits(sparse, 32) == 5 * (16 + hw.bus.address_bits)
+
+
+def test_per_row_figures_of_stacked_iterations_equal_each_iteration_alone():
+    """Write-verify prices all its iterations at once: per-row maxima, counts, pulse slots and
+    inhibited lines of (iterations, devices) arrays are, row for row, those of each iteration."""
+    from cosim.hardware.cell_map import RowMap, per_row_count, per_row_max
+    from cosim.hardware.open_loop_controller import inhibited_lines, row_pulse_slots
+
+    rng = np.random.default_rng(4)
+    n_rows, devices, iterations = 7, 30, 5
+    rows = RowMap(rng.integers(0, n_rows, devices), n_rows, np.zeros(n_rows, dtype=np.intp), 1)
+    pulses = rng.integers(0, 4, (iterations, devices)).astype(float)
+    up = rng.random((iterations, devices)) < 0.5
+    for stacked, alone in [(per_row_max(rows.row_key, pulses, n_rows), lambda i: per_row_max(rows.row_key, pulses[i], n_rows)),
+                           (per_row_count(rows.row_key, pulses > 1, n_rows), lambda i: per_row_count(rows.row_key, pulses[i] > 1, n_rows)),
+                           (row_pulse_slots(rows, pulses, up), lambda i: row_pulse_slots(rows, pulses[i], up[i])),
+                           (inhibited_lines(rows, pulses, up, 16), lambda i: inhibited_lines(rows, pulses[i], up[i], 16))]:
+        assert stacked.shape == (iterations, n_rows)
+        assert np.array_equal(stacked, np.stack([alone(i) for i in range(iterations)]))
+    assert inhibited_lines(rows, pulses, up, 16).max() <= 32 and per_row_count(rows.row_key, up, n_rows).sum() == up.sum()

@@ -78,10 +78,11 @@ def program_verify(array: DeviceArray, devices: np.ndarray, target_x: np.ndarray
     for iteration in range(max_iterations):
         reads_log[iteration, pending] = reads
         error = target_x[pending] - array.read_normalised(devices[pending], reads)
-        pending = pending[np.abs(error) > tolerance]
+        outside = np.abs(error) > tolerance
+        pending = pending[outside]
         if pending.size == 0:
             break
-        wanted = error[np.abs(error) > tolerance]
+        wanted = error[outside]
         # A verify that found a cell out of tolerance corrects it: at least one pulse.
         n = array.response.limit(array.response.pulses_for(wanted, rounding="at_least_one"), max_pulses)
         outcome = array.apply_pulses(devices[pending], n, now)

@@ -32,9 +32,26 @@ def map_rows(devices: np.ndarray, tiles: TileMap) -> RowMap:
 
 
 def per_row_max(keys: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:
-    out = np.zeros(n_rows)
-    np.maximum.at(out, keys, values)
+    """Largest of `values` (per device, >= 0) in each physical row: (n_rows,); for values of
+    shape (iterations, devices), per iteration and row: (iterations, n_rows)."""
+    keys, shape = _stacked(keys, np.shape(values), n_rows)
+    out = np.zeros(shape)
+    np.maximum.at(out.reshape(-1), keys, np.ravel(values))
     return out
+
+
+def per_row_count(keys: np.ndarray, mask: np.ndarray, n_rows: int) -> np.ndarray:
+    """Devices of `mask` in each physical row, shaped as per_row_max's result."""
+    keys, shape = _stacked(keys, np.shape(mask), n_rows)
+    return np.bincount(keys[np.ravel(mask)], minlength=int(np.prod(shape))).reshape(shape)
+
+
+def _stacked(keys: np.ndarray, shape: tuple, n_rows: int) -> tuple[np.ndarray, tuple]:
+    """Row keys of per-device values of `shape` ((devices,) or (iterations, devices)), flat,
+    with each iteration's rows after the last one's; and the shape of a per-row result."""
+    if len(shape) == 1:
+        return keys, (n_rows,)
+    return (np.arange(shape[0])[:, None] * n_rows + keys).ravel(), (shape[0], n_rows)
 
 
 def per_tile_sum(row_values: np.ndarray, rows: RowMap) -> np.ndarray:

@@ -11,11 +11,12 @@ import numpy as np
 
 from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import program_open_loop
-from cosim.hardware.cell_map import map_rows, per_row_max, per_tile_device_sum, per_tile_sum
+from cosim.hardware.cell_map import map_rows, per_row_count, per_row_max, per_tile_device_sum, per_tile_sum
 
 
 def row_pulse_slots(rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:
-    """Pulse slots per physical row: its longest SET train, then its longest RESET train."""
+    """Pulse slots per physical row: its longest SET train, then its longest RESET train.
+    Per-device arrays of shape (iterations, devices) give (iterations, rows) (write-verify)."""
     up = np.where(potentiating, pulses, 0.0)
     return per_row_max(rows.row_key, up, rows.n_rows) + per_row_max(rows.row_key, pulses - up, rows.n_rows)
 
@@ -23,11 +24,10 @@ def row_pulse_slots(rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.nd
 def inhibited_lines(rows, pulses: np.ndarray, potentiating: np.ndarray, tile_cols: int) -> np.ndarray:
     """Per physical row with a SET train: the tile's device column lines (2·tile_cols) not
     pulsed in that train, which an inhibiting 1T1R write holds at the write voltage
-    (MLP_NeuroSim V3.0 SubArray::CalculatePower, 1T1R analog: 'Unselected SLs', once per row)."""
-    setting = potentiating & (pulses > 0)
-    selected = np.bincount(rows.row_key[setting], minlength=rows.n_rows)
-    has_train = per_row_max(rows.row_key, setting.astype(float), rows.n_rows) > 0
-    return np.where(has_train, 2 * tile_cols - selected, 0).astype(float)
+    (MLP_NeuroSim V3.0 SubArray::CalculatePower, 1T1R analog: 'Unselected SLs', once per row).
+    Shaped as row_pulse_slots."""
+    selected = per_row_count(rows.row_key, potentiating & (pulses > 0), rows.n_rows)
+    return np.where(selected > 0, 2 * tile_cols - selected, 0).astype(float)
 
 
 def row_pulse_time(costs: ActionCosts, rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:

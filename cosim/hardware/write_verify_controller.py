@@ -11,7 +11,7 @@ import numpy as np
 
 from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import VerifyOutcome, program_verify_delta
-from cosim.hardware.cell_map import map_rows, per_tile_device_sum, per_tile_sum
+from cosim.hardware.cell_map import map_rows, per_row_count, per_tile_device_sum, per_tile_sum
 from cosim.hardware.open_loop_controller import (detailed_tile_events, inhibited_lines, pulse_actions,
                                                  pulse_slot_units, row_pulse_slots, write_actions)
 
@@ -41,21 +41,23 @@ class WriteVerifyController:
         if self.detailed:
             yield self.env.all_of(self._detailed_events(matrix, tiles, outcome, rows))
             return
+        # Every iteration that read something (the loop stops at the first that read nothing),
+        # all at once: per iteration and row, its devices read, its read time and pulse slots.
+        read_any = outcome.reads.any(axis=1)
+        iterations = read_any.size if read_any.all() else int(np.argmin(read_any))
+        reads, pulses, up = (a[:iterations] for a in (outcome.reads, outcome.pulses, outcome.potentiating))
+        in_row = per_row_count(rows.row_key, reads > 0, rows.n_rows)
+        most_reads = reads.max(axis=1, initial=0)[:, None]
+        read_time = np.where(in_row > 0, self.costs.verify_read_time(most_reads, in_row), 0.0)
+        slots = row_pulse_slots(rows, pulses, up)
+        pulse_time = self.costs.pulse_time(slots)
         row_time = np.zeros(rows.n_rows)
-        row_reads = np.zeros(rows.n_rows)
-        row_slots = np.zeros(rows.n_rows)
-        row_inhibit = np.zeros(rows.n_rows)
-        for reads, pulses, up in zip(outcome.reads, outcome.pulses, outcome.potentiating):
-            reading = reads > 0
-            if not reading.any():
-                break
-            in_row = np.bincount(rows.row_key[reading], minlength=rows.n_rows)
-            row_reads += (in_row > 0) * reads.max()
-            row_time += np.where(in_row > 0, self.costs.verify_read_time(reads.max(), in_row), 0.0)
-            slots = row_pulse_slots(rows, pulses, up)
-            row_slots += slots
-            row_inhibit += inhibited_lines(rows, pulses, up, self.costs.hw.tile.cols)
-            row_time += self.costs.pulse_time(slots)
+        for read_t, pulse_t in zip(read_time, pulse_time):   # summed in the order the row spends them
+            row_time += read_t
+            row_time += pulse_t
+        row_reads = ((in_row > 0) * most_reads).sum(axis=0).astype(float)
+        row_slots = slots.sum(axis=0)
+        row_inhibit = inhibited_lines(rows, pulses, up, self.costs.hw.tile.cols).sum(axis=0)
         yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads, row_slots,
                                                            row_inhibit))
 
