@@ -47,15 +47,16 @@ class WriteVerifyController:
         iterations = read_any.size if read_any.all() else int(np.argmin(read_any))
         reads, pulses, up = (a[:iterations] for a in (outcome.reads, outcome.pulses, outcome.potentiating))
         in_row = per_row_count(rows.row_key, reads > 0, rows.n_rows)
+        read_rows = in_row > 0
         most_reads = reads.max(axis=1, initial=0)[:, None]
-        read_time = np.where(in_row > 0, self.costs.verify_read_time(most_reads, in_row), 0.0)
+        read_time = np.where(read_rows, self.costs.verify_read_time(most_reads, in_row), 0.0)
         slots = row_pulse_slots(rows, pulses, up)
         pulse_time = self.costs.pulse_time(slots)
         row_time = np.zeros(rows.n_rows)
         for read_t, pulse_t in zip(read_time, pulse_time):   # summed in the order the row spends them
             row_time += read_t
             row_time += pulse_t
-        row_reads = ((in_row > 0) * most_reads).sum(axis=0).astype(float)
+        row_reads = (read_rows * most_reads).sum(axis=0).astype(float)
         row_slots = slots.sum(axis=0)
         row_inhibit = inhibited_lines(rows, pulses, up, self.costs.hw.tile.cols).sum(axis=0)
         yield self.env.all_of(self._tile_events(matrix, tiles, outcome, rows, row_time, row_reads, row_slots,
