@@ -151,19 +151,24 @@ class DeviceArray:
         spec = self.spec
         if not self._any_past_t0(now):
             return
-        written = ~np.isnan(self.last_write_time)
-        since = np.where(written, self.last_write_time, 0.0)
+        # Only written, working devices can move: the ages are computed for them alone (in
+        # flat order, so the draws below meet the devices in the same order as a full pass).
+        movable = np.flatnonzero(~(np.isnan(self.last_write_time) | self.stuck))
+        since = flat_view(self.last_write_time)[movable]
         age_then = np.maximum(self.clock - since, spec.drift_t0)
         age_now = np.maximum(now - since, spec.drift_t0)
         log_ratio = np.log(age_now / age_then)
-        moving = (log_ratio > 0) & ~self.stuck & written
+        moving = log_ratio > 0
         if moving.any():
-            lr = log_ratio[moving]
-            g = (x[moving] + self.g_min_x) * np.exp(-spec.drift_nu * lr) - self.g_min_x
+            devices, lr = movable[moving], log_ratio[moving]
+            g = flat_view(x)[devices] + self.g_min_x
+            if spec.drift_nu:                           # exp(-0) = 1 exactly: skipped when no drift
+                g *= np.exp(-spec.drift_nu * lr)
+            g -= self.g_min_x
             g += spec.relaxation_shift * lr
             if spec.relaxation_sigma:
                 g += spec.relaxation_sigma * np.sqrt(lr) * rng.standard_normal(lr.shape)
-            x[moving] = np.clip(g, 0.0, 1.0)
+            flat_view(x)[devices] = np.clip(g, 0.0, 1.0)
 
     def _any_past_t0(self, now: float) -> bool:
         """Whether some written device is more than drift_t0 past its last write at `now` (s).
