@@ -144,6 +144,35 @@ def test_expected_weight_change_of_a_pulse_device_is_its_closed_form(monkeypatch
                                atol=4 * np.finfo(np.float64).eps)
 
 
+@needs_numba
+@pytest.mark.parametrize("shift, sigma", [(-0.00228, 0.019), (0.0, 0.3), (0.05, 0.0)])
+def test_compiled_relaxation_equals_the_numpy_one_bit_for_bit(monkeypatch, shift, sigma):
+    """DeviceArray relaxation with its compiled pass and in numpy: the same
+    states to the bit, with never-written and stuck devices, devices younger than t0 and
+    clipping at both bounds (large spread and shift push devices past g_min and g_max)."""
+    from cosim.devices import array
+    from tests.test_device_presets import _array
+
+    def relaxed(compiled: bool) -> np.ndarray:
+        if not compiled:
+            monkeypatch.setattr(array, "_apply_relaxation_nb", None)
+        devices = _array("rram_180nm", seed=2, relaxation_shift=shift, relaxation_sigma=sigma, stuck_fraction=0.05)
+        rng = np.random.default_rng(6)
+        devices.x[:] = rng.random(devices.x.shape) * (rng.random(devices.x.shape) < 0.8)
+        devices.x[0, :2], devices.x[1, 2:4] = 1.0, 0.0            # at the bounds
+        written = rng.random(devices.x.shape) < 0.7
+        devices.last_write_time[written] = rng.uniform(0.0, 50.0, int(written.sum()))
+        devices.clock = 20.0                   # devices written after 19 s are younger than t0
+        for now in (25.0, 400.0, 9e4):
+            devices.advance_to(now)
+        monkeypatch.undo()
+        return devices.x
+
+    fast, slow = relaxed(True), relaxed(False)
+    assert np.array_equal(fast, slow)
+    assert np.any(fast == 0.0) and np.any(fast == 1.0) and np.mean(fast != 0) > 0.3
+
+
 @pytest.mark.slow   # ~7 s, most of it spawning; test_checkpoint's CLI run also compares parallel to serial
 def test_methods_in_parallel_processes_equal_serial():
     import json
