@@ -219,3 +219,14 @@ def test_instruction_benchmark_reads_callgrind_totals_and_refuses_without_valgri
     monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
     assert instructions.main([]) == 2
     assert "apt-get install valgrind" in capsys.readouterr().err
+
+
+def test_step_time_window_must_leave_steps_to_time(capsys):
+    """benchmarks.step_time --from-step: a window that leaves no step to time is refused (exit 2,
+    naming the option and the bound) before anything runs."""
+    from benchmarks import step_time
+
+    with pytest.raises(SystemExit) as exit_info:
+        step_time.main(["--cases", "mlp", "--mlp-steps", "100", "--from-step", "98", "--baseline", ""])
+    assert exit_info.value.code == 2
+    assert "--from-step: must be at least 0 and below mlp steps - 2 (98)" in capsys.readouterr().err
