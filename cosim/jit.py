@@ -1,7 +1,8 @@
 """numba when it can be used, else nothing: `jit(fn)` is numba.njit(fn) or None.
 
 COSIM_NUMBA=0 in the environment turns numba off (the numpy paths of cosim.nn.adc_kernel,
-cosim.nn.noise and cosim.devices.response then run, with the same results). At the bottom layer so
+cosim.nn.noise, cosim.devices.response and the relaxation of cosim.devices.array then run, with
+the same results). At the bottom layer so
 that device physics and the training core share one switch.
 """
 from __future__ import annotations
