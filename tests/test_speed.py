@@ -173,6 +173,30 @@ def test_compiled_relaxation_equals_the_numpy_one_bit_for_bit(monkeypatch, shift
     assert np.any(fast == 0.0) and np.any(fast == 1.0) and np.mean(fast != 0) > 0.3
 
 
+@needs_numba
+@pytest.mark.parametrize("cells_per_weight", [1, 3])
+def test_compiled_tile_write_totals_equal_the_numpy_ones_bit_for_bit(monkeypatch, cells_per_weight):
+    """Per-tile pulses, energy, row pulse slots and inhibited lines of an open-loop write, in one
+    compiled pass and composed from map_rows and the per-row sums: the same floats, on a 3x2 (3x4) tile
+    grid with both devices of some pairs, several devices per row and both polarities."""
+    from cosim.devices.tile_map import TileMap
+    from cosim.hardware import open_loop_controller as olc
+
+    tiles = TileMap("w", 70, 50, 32, 48, cells_per_weight)
+    rng = np.random.default_rng(4)
+    devices = rng.choice(2 * tiles.weights, 900, replace=False)
+    pulses = rng.integers(1, 9, devices.size).astype(float)
+    up = rng.random(devices.size) < 0.6
+    energy = rng.random(devices.size) * 1e-12
+    fast = olc.tile_write_totals(tiles, devices, pulses, up, energy, 48)
+    monkeypatch.setattr(olc, "_tile_write_totals_nb", None)
+    slow = olc.tile_write_totals(tiles, devices, pulses, up, energy, 48)
+    assert tiles.grid == (3, 2 if cells_per_weight == 1 else 4)
+    for a, b in zip(fast, slow):
+        assert a.shape == (tiles.tiles,) and np.array_equal(a, b)
+    assert np.all(fast[3] > 0) and fast[0].sum() == pulses.sum()
+
+
 @pytest.mark.slow   # ~7 s, most of it spawning; test_checkpoint's CLI run also compares parallel to serial
 def test_methods_in_parallel_processes_equal_serial():
     import json

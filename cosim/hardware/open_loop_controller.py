@@ -12,6 +12,7 @@ import numpy as np
 from cosim.costs.actions import ActionCosts
 from cosim.devices.programming import program_open_loop
 from cosim.hardware.cell_map import map_rows, per_row_count, per_row_max, per_tile_device_sum, per_tile_sum
+from cosim.jit import jit
 
 
 def row_pulse_slots(rows, pulses: np.ndarray, potentiating: np.ndarray) -> np.ndarray:
@@ -55,6 +56,48 @@ def pulse_actions(costs: ActionCosts, matrix, devices: np.ndarray, pulses: np.nd
     g = matrix.devices.conductance_of(devices)
     return (per_tile_device_sum(pulses, rows),
             per_tile_device_sum(costs.pulse_energy(pulses * g), rows))
+
+
+def tile_write_totals(tile_map, devices: np.ndarray, pulses: np.ndarray, potentiating: np.ndarray,
+                      energy: np.ndarray, tile_cols: int) -> tuple[np.ndarray, ...]:
+    """Per tile of `tile_map` (row-major) of one open-loop write of `devices` (flat indices) with
+    `pulses` of polarity `potentiating` taking `energy` J each device: (pulses, their energy J,
+    row pulse slots, inhibited column lines), the sums of pulse_actions, row_pulse_slots and
+    inhibited_lines; compiled in one pass over the devices when numba is available."""
+    if _tile_write_totals_nb is None:
+        rows = map_rows(devices, tile_map)
+        return (per_tile_device_sum(pulses, rows), per_tile_device_sum(energy, rows),
+                per_tile_sum(row_pulse_slots(rows, pulses, potentiating), rows),
+                per_tile_sum(inhibited_lines(rows, pulses, potentiating, tile_cols), rows))
+    return _tile_write_totals_nb(devices, pulses, potentiating, energy, tile_map.in_features, tile_map.out_features,
+                                 tile_map.weight_cols_per_tile, tile_map.row_tiles, tile_map.tiles, tile_cols)
+
+
+def _tile_write_totals_py(devices, pulses, potentiating, energy, in_features, out_features, weight_cols,
+                          row_tile, n_tiles, tile_cols):
+    """tile_write_totals device by device, then row by row: map_rows' keys, per_row_max's and
+    per_row_count's rows, bincount's sums in the same order (the same values bit for bit)."""
+    n_rows = row_tile.size
+    up, down, selected = np.zeros(n_rows), np.zeros(n_rows), np.zeros(n_rows, dtype=np.int64)
+    tile_pulses, tile_energy = np.zeros(n_tiles), np.zeros(n_tiles)
+    for i in range(devices.size):
+        within = devices[i] % (in_features * out_features)
+        key = (within % out_features) // weight_cols * in_features + within // out_features
+        if potentiating[i]:
+            up[key] = max(up[key], pulses[i])
+            selected[key] += pulses[i] > 0
+        else:
+            down[key] = max(down[key], pulses[i])
+        tile_pulses[row_tile[key]] += pulses[i]
+        tile_energy[row_tile[key]] += energy[i]
+    slots, inhibited = np.zeros(n_tiles), np.zeros(n_tiles)
+    for r in range(n_rows):
+        slots[row_tile[r]] += up[r] + down[r]
+        inhibited[row_tile[r]] += 2 * tile_cols - selected[r] if selected[r] > 0 else 0
+    return tile_pulses, tile_energy, slots, inhibited
+
+
+_tile_write_totals_nb = jit(_tile_write_totals_py)
 
 
 def pulse_slot_units(costs: ActionCosts, pulses: np.ndarray, potentiating: np.ndarray,
@@ -104,14 +147,12 @@ class OpenLoopController:
                                     self.env.now * 1e-12)
         if outcome.devices.size == 0:
             return outcome
-        rows = map_rows(outcome.devices, matrix.tile_map)
-        pulses, energy = pulse_actions(self.costs, matrix, outcome.devices, outcome.pulses, rows)
         if self.detailed:
-            events = self._detailed_events(matrix, tiles, outcome, rows)
+            events = self._detailed_events(matrix, tiles, outcome, map_rows(outcome.devices, matrix.tile_map))
         else:
-            slots = per_tile_sum(row_pulse_slots(rows, outcome.pulses, outcome.potentiating), rows)
-            inhibited = per_tile_sum(inhibited_lines(rows, outcome.pulses, outcome.potentiating,
-                                                     self.costs.hw.tile.cols), rows)
+            energy = self.costs.pulse_energy(outcome.pulses * matrix.devices.conductance_of(outcome.devices))
+            pulses, energy, slots, inhibited = tile_write_totals(
+                matrix.tile_map, outcome.devices, outcome.pulses, outcome.potentiating, energy, self.costs.hw.tile.cols)
             latency = self.costs.pulse_time(slots)
             events = [tiles[t].program(self.op, latency[t],
                                        write_actions(self.costs, pulses[t], energy[t], slots[t], inhibited[t]))
