@@ -197,6 +197,45 @@ def test_compiled_tile_write_totals_equal_the_numpy_ones_bit_for_bit(monkeypatch
     assert np.all(fast[3] > 0) and fast[0].sum() == pulses.sum()
 
 
+@needs_numba
+@pytest.mark.parametrize("changes", [
+    {}, {"rounding": "at_least_one", "endurance_unit": "pulses"}, {"levels": None},
+    {"nonlinearity_up": 0.0, "nonlinearity_down": 0.0, "write_noise": 0.3}])
+def test_compiled_open_loop_write_equals_the_numpy_one_bit_for_bit(monkeypatch, changes):
+    """program_open_loop compiled and in numpy over a sequence of writes: the same pulses,
+    states, wear counts, write times, stuck devices and generator state, with weights crossing
+    zero, stuck devices, devices wearing out, relaxation between writes and clipping at both
+    bounds (large changes and noise)."""
+    from cosim.devices import programming
+    from tests.test_device_presets import _array
+
+    def written(compiled: bool):
+        if not compiled:
+            monkeypatch.setattr(programming, "_open_loop_pulses_nb", None)
+        devices = _array("rram_180nm", seed=3, shape=(24, 20), stuck_fraction=0.05, endurance_median=12.0,
+                         **changes)
+        rng = np.random.default_rng(8)
+        outcomes = []
+        for k in range(30):
+            cells = np.flatnonzero(rng.random(devices.x[0].size) < 0.5)
+            outcomes.append(programming.program_open_loop(devices, cells, rng.normal(0.0, 0.3, cells.size),
+                                                          now=1.5 * k))
+        monkeypatch.undo()
+        return devices, outcomes
+
+    fast, fast_out = written(True)
+    slow, slow_out = written(False)
+    for name in ("x", "write_count", "pulse_count", "stuck", "step_scale"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert np.array_equal(fast.last_write_time, slow.last_write_time, equal_nan=True)
+    assert fast.rng.random() == slow.rng.random()
+    for a, b in zip(fast_out, slow_out):
+        assert all(np.array_equal(u, v) for u, v in ((a.devices, b.devices), (a.pulses, b.pulses),
+                                                     (a.potentiating, b.potentiating)))
+    assert fast.stuck.sum() > fast.stuck_at_start        # some wore out
+    assert np.any(fast.x[1] > 0) and np.any(fast.x == 1.0) and np.any(fast.x == 0.0)
+
+
 @pytest.mark.slow   # ~7 s, most of it spawning; test_checkpoint's CLI run also compares parallel to serial
 def test_methods_in_parallel_processes_equal_serial():
     import json

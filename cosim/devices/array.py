@@ -50,10 +50,17 @@ def _apply_relaxation_py(x, devices, lr, z, g_min_x, shift, sigma):
         g += np.float64(shift32 * lr[k])
         if sigma:
             g += np.float64(sigma32 * np.sqrt(lr[k])) * z[k]
-        g = g if g >= 0.0 or g != g else 0.0     # np.maximum(g, 0), NaN kept
-        x[devices[k]] = g if g <= 1.0 or g != g else 1.0
+        x[devices[k]] = _clip_unit_nb(g)
 
 
+def _clip_unit(g):
+    """np.clip(g, 0.0, 1.0) of one float as numpy computes it: np.maximum and np.minimum keep
+    their first argument on ties and NaN."""
+    g = g if g >= 0.0 or g != g else 0.0
+    return g if g <= 1.0 or g != g else 1.0
+
+
+_clip_unit_nb = jit(_clip_unit)
 _apply_relaxation_nb = jit(_apply_relaxation_py)
 
 
@@ -279,9 +286,13 @@ class DeviceArray:
         flat_view(self.pulse_count)[flat] += pulses.astype(np.uint32)
         flat_view(self.last_write_time)[flat] = now
         worn = (flat_view(self.wear_count())[flat] >= flat_view(self.endurance)[flat]) & ~flat_view(self.stuck)[flat]
-        if worn.any():
+        self.stick_worn(flat[worn])
+
+    def stick_worn(self, flat: np.ndarray) -> None:
+        """Devices `flat` (flat indices) reached their endurance: they stick (see _stick)."""
+        if flat.size:
             mask = np.zeros(self.x.shape, dtype=bool)
-            mask.reshape(-1)[flat[worn]] = True
+            mask.reshape(-1)[flat] = True
             self._stick(mask)
 
     def _stick(self, mask: np.ndarray) -> None:

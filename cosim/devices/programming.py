@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosim.devices.array import DeviceArray, WriteOutcome, flat_view
+from cosim.devices.array import DeviceArray, WriteOutcome, _clip_unit_nb, flat_view
+from cosim.devices.behaviours import Parametric
+from cosim.devices.response import _after_one_nb
+from cosim.jit import jit
 
 
 @dataclass
@@ -51,9 +54,116 @@ def device_changes(array: DeviceArray, cells: np.ndarray, delta_fraction: np.nda
 def program_open_loop(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray,
                       now: float) -> WriteOutcome:
     """One pulse train per cell, sized for the wanted change on a nominal device and rounded by
-    the chip's convention (a count of zero writes nothing), no read-back."""
+    the chip's convention (a count of zero writes nothing), no read-back. Compiled, in two
+    passes with the same values and draws, for a parametric device (see _compiled_open_loop)."""
+    if _compiled_open_loop(array):
+        return _program_open_loop_compiled(array, cells, delta_fraction, now)
     devices, delta_x = device_changes(array, cells, delta_fraction)
     return array.apply_pulses(devices, array.response.pulses_for(delta_x, array.rng), now)
+
+
+# ----- the compiled open-loop write of a parametric device ----------------------------------
+_ROUNDING_CODES = {"nearest": 0, "at_least_one": 1}
+_CONTINUOUS = 2           # no rounding: a continuous device moves by the exact fractional count
+_STATE = ("x", "write_count", "pulse_count", "last_write_time", "step_scale", "endurance", "stuck")
+
+
+def _compiled_open_loop(array: DeviceArray) -> bool:
+    """Whether program_open_loop may run compiled: numba, the parametric behaviour itself (its
+    subclasses land differently), a rounding that draws nothing, and contiguous state arrays."""
+    response = array.response
+    return (_open_loop_pulses_nb is not None and type(array.behaviour) is Parametric
+            and (response.continuous or response.rounding in _ROUNDING_CODES)
+            and all(getattr(array, name).flags.c_contiguous for name in _STATE))
+
+
+def _program_open_loop_compiled(array: DeviceArray, cells, delta_fraction, now: float) -> WriteOutcome:
+    """program_open_loop in the order of the numpy path: the pulse counts from the state as it
+    was (device_changes, pulses_for, apply_pulses' n != 0), then the array relaxes to `now`, then
+    the cycle noise is drawn and the devices land and count their wear (Parametric.land,
+    DeviceArray._count_wear)."""
+    response, spec = array.response, array.spec
+    rounding = _CONTINUOUS if response.continuous else _ROUNDING_CODES[response.rounding]
+    plane = array.x[0].size
+    devices, n = _open_loop_pulses_nb(array.x.reshape(-1), np.asarray(cells, dtype=np.intp),
+                                      np.asarray(delta_fraction, dtype=np.float64), plane, response.levels,
+                                      rounding)
+    array.advance_to(now)
+    z = array.rng.standard_normal(n.shape)
+    pulses, worn = _land_and_count_nb(
+        array.x.reshape(-1), devices, n, z, array.step_scale.reshape(-1), array.stuck.reshape(-1),
+        array.write_count.reshape(-1), array.pulse_count.reshape(-1), array.last_write_time.reshape(-1),
+        array.endurance.reshape(-1), np.float32(now), spec.endurance_unit == "pulses", spec.write_noise,
+        float(response.nu_up), float(response.nu_down), response.levels, response.continuous)
+    array.stick_worn(devices[worn])
+    return WriteOutcome(devices, pulses, n > 0)
+
+
+def _signed_count(exact, rounding):
+    """round_pulses of one signed fractional count (rounding: a _ROUNDING_CODES value or
+    _CONTINUOUS)."""
+    if rounding == _CONTINUOUS:
+        return exact
+    magnitude = abs(exact)
+    whole = np.floor(magnitude + 0.5)
+    if rounding == 1:                  # at_least_one
+        whole = max(whole, 1.0) if magnitude > 0 else 0.0
+    return np.sign(exact) * whole
+
+
+_signed_count_nb = jit(_signed_count)
+
+
+def _open_loop_pulses_py(x, cells, delta, plane, levels, rounding):
+    """(devices, signed pulse counts) of the nonzero counts, in the numpy path's order: each
+    cell's active device (active_device_changes), then the other device of each cell whose
+    weight crosses zero, its counts rounded as pulses_for does."""
+    devices, counts = np.empty(2 * cells.size, dtype=np.intp), np.empty(2 * cells.size)
+    k = 0
+    for crossing_pass in (False, True):
+        for i in range(cells.size):
+            x_plus, x_minus = x[cells[i]], x[plane + cells[i]]
+            on_minus = x_minus > x_plus or (x_minus == x_plus and delta[i] < 0)
+            magnitude = x_minus if on_minus else x_plus
+            change = -delta[i] if on_minus else delta[i]
+            crossing = magnitude + change < 0
+            if crossing_pass and not crossing:
+                continue
+            if crossing_pass:
+                device, wanted = (0 if on_minus else plane) + cells[i], -(magnitude + change)
+            else:
+                device, wanted = (plane if on_minus else 0) + cells[i], -magnitude if crossing else change
+            n = _signed_count_nb(wanted * levels, rounding)
+            if n != 0:
+                devices[k], counts[k] = device, n
+                k += 1
+    return devices[:k], counts[:k]
+
+
+def _land_and_count_py(x, devices, n, z, step_scale, stuck, write_count, pulse_count, last_write_time,
+                       endurance, now, wear_in_pulses, write_noise, nu_up, nu_down, levels, continuous):
+    """Parametric.land and DeviceArray._count_wear device by device (devices distinct): the
+    expected landing plus σ·√pulses·z within [0, 1] (a stuck device keeps its state), one write
+    cycle and its pulses counted, the write time set. Returns (pulses, worn-out mask)."""
+    e_up, e_down = np.expm1(-nu_up), np.expm1(-nu_down)
+    pulses, worn = np.empty(devices.size), np.zeros(devices.size, dtype=np.bool_)
+    for i in range(devices.size):
+        d = devices[i]
+        p = (1.0 if n[i] != 0 else 0.0) if continuous else abs(n[i])
+        target = _after_one_nb(x[d], n[i], np.float64(step_scale[d]), nu_up, nu_down, levels, e_up, e_down)
+        landed = _clip_unit_nb(target + write_noise * np.sqrt(p) * z[i])
+        if not stuck[d]:
+            x[d] = landed
+        write_count[d] += np.uint32(1)
+        pulse_count[d] += np.uint32(p)
+        last_write_time[d] = now
+        worn[i] = (pulse_count[d] if wear_in_pulses else write_count[d]) >= endurance[d] and not stuck[d]
+        pulses[i] = p
+    return pulses, worn
+
+
+_open_loop_pulses_nb = jit(_open_loop_pulses_py)
+_land_and_count_nb = jit(_land_and_count_py)
 
 
 def program_verify_delta(array: DeviceArray, cells: np.ndarray, delta_fraction: np.ndarray,
