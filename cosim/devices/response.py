@@ -174,17 +174,20 @@ _change_one_nb = jit(_change_one)
 
 
 def _pair_change_py(x_plus, x_minus, n, nu_up, nu_down, levels, out):
-    """PulseResponse.pair_change, one weight at a time (d recomputed only when |n| changes)."""
+    """PulseResponse.pair_change, one weight at a time (d recomputed only when a nonzero |n|
+    changes: zero counts, common among sparse gradients, keep their own d)."""
     e_up, e_down = -np.expm1(-nu_up), -np.expm1(-nu_down)
+    zero_up, zero_down = -np.expm1(-nu_up * 0.0 / levels), -np.expm1(-nu_down * 0.0 / levels)
     last, d_up, d_down = -1.0, 0.0, 0.0
     for i in range(x_plus.size):
         on_minus = x_minus[i] > x_plus[i] or (x_minus[i] == x_plus[i] and n[i] < 0)
         active = x_minus[i] if on_minus else x_plus[i]
         k = -n[i] if on_minus else n[i]       # raising w depresses an active − device
-        if abs(k) != last:
+        if k != 0.0 and abs(k) != last:
             last = abs(k)
             d_up, d_down = -np.expm1(-nu_up * last / levels), -np.expm1(-nu_down * last / levels)
-        change = _change_one_nb(active, k, nu_up, nu_down, levels, e_up, e_down, d_up, d_down)
+        change = (_change_one_nb(active, k, nu_up, nu_down, levels, e_up, e_down, d_up, d_down) if k != 0.0
+                  else _change_one_nb(active, k, nu_up, nu_down, levels, e_up, e_down, zero_up, zero_down))
         out[i] = -change if on_minus else change
     return out
 

@@ -75,7 +75,7 @@ class EapuRule:
     def plan(self, delta_w: np.ndarray, ctx: RuleContext, rng: np.random.Generator) -> list[WritePlan]:
         threshold = self.threshold(ctx)
         flat = delta_w.ravel()
-        if np.all(threshold == 0.0):  # noiseless device: the limit of EaPU is writing ΔW exactly
+        if not np.count_nonzero(threshold):  # noiseless device: the limit of EaPU is writing ΔW exactly
             cells = np.flatnonzero(flat)
             return [WritePlan("eapu", cells, flat[cells], value_bits=ctx.weight_bits,
                               host_draws=flat.size)]
