@@ -62,19 +62,24 @@ def program_open_loop(array: DeviceArray, cells: np.ndarray, delta_fraction: np.
     return array.apply_pulses(devices, array.response.pulses_for(delta_x, array.rng), now)
 
 
-# ----- the compiled open-loop write of a parametric device ----------------------------------
-_ROUNDING_CODES = {"nearest": 0, "at_least_one": 1}
+# ----- compiled writes of a parametric device: open loop and write-verify --------------------
+_NEAREST, _AT_LEAST_ONE = 0, 1
 _CONTINUOUS = 2           # no rounding: a continuous device moves by the exact fractional count
+_ROUNDING_CODES = {"nearest": _NEAREST, "at_least_one": _AT_LEAST_ONE}
 _STATE = ("x", "write_count", "pulse_count", "last_write_time", "step_scale", "endurance", "stuck")
 
 
-def _compiled_open_loop(array: DeviceArray) -> bool:
-    """Whether program_open_loop may run compiled: numba, the parametric behaviour itself (its
-    subclasses land differently), a rounding that draws nothing, and contiguous state arrays."""
-    response = array.response
-    return (_open_loop_pulses_nb is not None and type(array.behaviour) is Parametric
-            and (response.continuous or response.rounding in _ROUNDING_CODES)
+def _compiled_writes(array: DeviceArray) -> bool:
+    """Whether writes to `array` may run compiled: numba, the parametric behaviour itself (its
+    subclasses land differently) and contiguous state arrays."""
+    return (_land_and_count_nb is not None and type(array.behaviour) is Parametric
             and all(getattr(array, name).flags.c_contiguous for name in _STATE))
+
+
+def _compiled_open_loop(array: DeviceArray) -> bool:
+    """Whether program_open_loop may run compiled: compiled writes and a rounding that draws nothing."""
+    response = array.response
+    return _compiled_writes(array) and (response.continuous or response.rounding in _ROUNDING_CODES)
 
 
 def _program_open_loop_compiled(array: DeviceArray, cells, delta_fraction, now: float) -> WriteOutcome:
@@ -89,6 +94,13 @@ def _program_open_loop_compiled(array: DeviceArray, cells, delta_fraction, now: 
                                       np.asarray(delta_fraction, dtype=np.float64), plane, response.levels,
                                       rounding)
     array.advance_to(now)
+    return _land_compiled(array, devices, n, now)
+
+
+def _land_compiled(array: DeviceArray, devices: np.ndarray, n: np.ndarray, now: float) -> WriteOutcome:
+    """DeviceArray.apply_pulses of nonzero counts `n` on distinct `devices` of an array already
+    at `now`: the cycle noise drawn, then landing and wear in one compiled pass."""
+    response, spec = array.response, array.spec
     z = array.rng.standard_normal(n.shape)
     pulses, worn = _land_and_count_nb(
         array.x.reshape(-1), devices, n, z, array.step_scale.reshape(-1), array.stuck.reshape(-1),
@@ -99,6 +111,17 @@ def _program_open_loop_compiled(array: DeviceArray, cells, delta_fraction, now: 
     return WriteOutcome(devices, pulses, n > 0)
 
 
+def _verify_read_compiled(array: DeviceArray, devices, pending, target_x, tolerance: float, max_pulses: int,
+                          reads: int) -> tuple[np.ndarray, np.ndarray]:
+    """One verify of program_verify's numpy path, compiled: the read noise drawn as
+    read_normalised draws it, then (the devices still outside tolerance, their pulse counts)."""
+    spec, response = array.spec, array.response
+    z = array.rng.standard_normal(pending.size) if spec.read_noise else np.zeros(pending.size)
+    return _verify_read_nb(array.x.reshape(-1), devices, pending, np.asarray(target_x, dtype=np.float64), z,
+                           spec.read_noise, array.g_min_x, np.sqrt(reads), tolerance, response.levels,
+                           float(max_pulses), _CONTINUOUS if response.continuous else _AT_LEAST_ONE)
+
+
 def _signed_count(exact, rounding):
     """round_pulses of one signed fractional count (rounding: a _ROUNDING_CODES value or
     _CONTINUOUS)."""
@@ -106,7 +129,7 @@ def _signed_count(exact, rounding):
         return exact
     magnitude = abs(exact)
     whole = np.floor(magnitude + 0.5)
-    if rounding == 1:                  # at_least_one
+    if rounding == _AT_LEAST_ONE:
         whole = max(whole, 1.0) if magnitude > 0 else 0.0
     return np.sign(exact) * whole
 
@@ -162,6 +185,27 @@ def _land_and_count_py(x, devices, n, z, step_scale, stuck, write_count, pulse_c
     return pulses, worn
 
 
+def _verify_read_py(x, devices, pending, target_x, z, read_noise, g_min_x, sqrt_reads, tolerance, levels,
+                    max_pulses, rounding):
+    """read_normalised of the pending devices (σ ∝ conductance, over √reads; no noise when
+    read_noise is 0), the error to the target, the tolerance test and the correction: the
+    at-least-one-pulse count of pulses_for, capped by limit (a continuous device is not)."""
+    kept, counts = np.empty(pending.size, dtype=pending.dtype), np.empty(pending.size)
+    k = 0
+    for i in range(pending.size):
+        value = x[devices[pending[i]]]
+        if read_noise:
+            value = value + read_noise * (g_min_x + value) / sqrt_reads * z[i]
+        error = target_x[pending[i]] - value
+        if abs(error) > tolerance:
+            n = _signed_count_nb(error * levels, rounding)
+            kept[k] = pending[i]
+            counts[k] = n if rounding == _CONTINUOUS else min(max(n, -max_pulses), max_pulses)
+            k += 1
+    return kept[:k], counts[:k]
+
+
+_verify_read_nb = jit(_verify_read_py)
 _open_loop_pulses_nb = jit(_open_loop_pulses_py)
 _land_and_count_nb = jit(_land_and_count_py)
 
@@ -185,17 +229,21 @@ def program_verify(array: DeviceArray, devices: np.ndarray, target_x: np.ndarray
     pulses_log = np.zeros((max_iterations, count))
     up_log = np.zeros((max_iterations, count), dtype=bool)
     pending = np.arange(count)
+    compiled = _compiled_writes(array)
     for iteration in range(max_iterations):
         reads_log[iteration, pending] = reads
-        error = target_x[pending] - array.read_normalised(devices[pending], reads)
-        outside = np.abs(error) > tolerance
-        pending = pending[outside]
+        if compiled:
+            pending, n = _verify_read_compiled(array, devices, pending, target_x, tolerance, max_pulses, reads)
+        else:
+            error = target_x[pending] - array.read_normalised(devices[pending], reads)
+            outside = np.abs(error) > tolerance
+            pending = pending[outside]
+            # A verify that found a cell out of tolerance corrects it: at least one pulse.
+            n = array.response.limit(array.response.pulses_for(error[outside], rounding="at_least_one"), max_pulses)
         if pending.size == 0:
             break
-        wanted = error[outside]
-        # A verify that found a cell out of tolerance corrects it: at least one pulse.
-        n = array.response.limit(array.response.pulses_for(wanted, rounding="at_least_one"), max_pulses)
-        outcome = array.apply_pulses(devices[pending], n, now)
+        outcome = _land_compiled(array, devices[pending], n, now) if compiled else array.apply_pulses(
+            devices[pending], n, now)
         pulses_log[iteration, pending] = outcome.pulses
         up_log[iteration, pending] = outcome.potentiating
     converged = np.ones(count, dtype=bool)
