@@ -222,7 +222,8 @@ def program_verify_delta(array: DeviceArray, cells: np.ndarray, delta_fraction: 
 def program_verify(array: DeviceArray, devices: np.ndarray, target_x: np.ndarray, tolerance: float,
                    max_iterations: int, max_pulses: int, reads: int, now: float) -> VerifyOutcome:
     """Closed loop: read (averaging `reads` reads), stop if within `tolerance` (normalised),
-    else pulse towards the target (at most `max_pulses`), for at most `max_iterations` rounds."""
+    else pulse towards the target (at most `max_pulses`), for at most `max_iterations` rounds.
+    Each read and each correction is compiled for a parametric device (see _compiled_writes)."""
     array.advance_to(now)
     count = devices.size
     reads_log = np.zeros((max_iterations, count), dtype=np.int32)

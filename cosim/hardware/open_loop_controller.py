@@ -51,11 +51,15 @@ def write_actions(costs: ActionCosts, pulses, cell_energy, row_slots, inhibited=
     return actions
 
 
+def pulse_energies(costs: ActionCosts, matrix, devices: np.ndarray, pulses: np.ndarray) -> np.ndarray:
+    """Energy (J) of `pulses` pulses on each of `devices` at its conductance."""
+    return costs.pulse_energy(pulses * matrix.devices.conductance_of(devices))
+
+
 def pulse_actions(costs: ActionCosts, matrix, devices: np.ndarray, pulses: np.ndarray, rows):
     """Per tile: (pulses, their energy in J at each device's conductance)."""
-    g = matrix.devices.conductance_of(devices)
     return (per_tile_device_sum(pulses, rows),
-            per_tile_device_sum(costs.pulse_energy(pulses * g), rows))
+            per_tile_device_sum(pulse_energies(costs, matrix, devices, pulses), rows))
 
 
 def tile_write_totals(tile_map, devices: np.ndarray, pulses: np.ndarray, potentiating: np.ndarray,
@@ -150,9 +154,9 @@ class OpenLoopController:
         if self.detailed:
             events = self._detailed_events(matrix, tiles, outcome, map_rows(outcome.devices, matrix.tile_map))
         else:
-            energy = self.costs.pulse_energy(outcome.pulses * matrix.devices.conductance_of(outcome.devices))
             pulses, energy, slots, inhibited = tile_write_totals(
-                matrix.tile_map, outcome.devices, outcome.pulses, outcome.potentiating, energy, self.costs.hw.tile.cols)
+                matrix.tile_map, outcome.devices, outcome.pulses, outcome.potentiating,
+                pulse_energies(self.costs, matrix, outcome.devices, outcome.pulses), self.costs.hw.tile.cols)
             latency = self.costs.pulse_time(slots)
             events = [tiles[t].program(self.op, latency[t],
                                        write_actions(self.costs, pulses[t], energy[t], slots[t], inhibited[t]))
