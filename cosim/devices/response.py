@@ -156,38 +156,47 @@ def _after_pulses_py(x, n, step_scale, nu_up, nu_down, levels, out):
 
 def _change_one(x, n, nu_up, nu_down, levels, e_up, e_down, d_up, d_down):
     """Expected change of one device's x after n signed pulses at step scale 1 (e: 1 - exp(-ν)
-    of each direction, d: 1 - exp(-ν·|n|/P)); the linear curve as in _after_one."""
+    of each direction, d: 1 - exp(-ν·|n|/P)); the linear curve as in _after_one. Both
+    directions are computed and one is selected, so a loop over random signs has no branch to
+    mispredict."""
     x = min(max(x, 0.0), 1.0)
-    if n > 0:
-        if nu_up == 0.0:
-            return min(x * levels + n, levels) / levels - x
+    if nu_up == 0.0:
+        up = min(x * levels + n, levels) / levels - x
+    else:
         room = 1.0 - x * e_up                 # exp(-ν p/P) at the device's position p
-        return 1.0 - x if room * (1.0 - d_up) <= 1.0 - e_up else room * d_up / e_up
+        up = 1.0 - x if room * (1.0 - d_up) <= 1.0 - e_up else room * d_up / e_up
     q = 1.0 - x                               # depression mirrors it from g_max
     if nu_down == 0.0:
-        return 1.0 - min(q * levels - n, levels) / levels - x
-    room = 1.0 - q * e_down
-    return -x if room * (1.0 - d_down) <= 1.0 - e_down else -room * d_down / e_down
+        down = 1.0 - min(q * levels - n, levels) / levels - x
+    else:
+        room = 1.0 - q * e_down
+        down = -x if room * (1.0 - d_down) <= 1.0 - e_down else -room * d_down / e_down
+    return up if n > 0 else down
 
 
 _change_one_nb = jit(_change_one)
 
 
 def _pair_change_py(x_plus, x_minus, n, nu_up, nu_down, levels, out):
-    """PulseResponse.pair_change, one weight at a time (d recomputed only when a nonzero |n|
-    changes: zero counts, common among sparse gradients, keep their own d)."""
+    """PulseResponse.pair_change in two loops: d of each weight's |n| (recomputed only when a
+    nonzero |n| changes; zero counts, common in sparse gradients, have their own), then each
+    weight's change with selects only (its signs are random: branches on them mispredict)."""
     e_up, e_down = -np.expm1(-nu_up), -np.expm1(-nu_down)
     zero_up, zero_down = -np.expm1(-nu_up * 0.0 / levels), -np.expm1(-nu_down * 0.0 / levels)
-    last, d_up, d_down = -1.0, 0.0, 0.0
-    for i in range(x_plus.size):
-        on_minus = x_minus[i] > x_plus[i] or (x_minus[i] == x_plus[i] and n[i] < 0)
+    d_up, d_down = np.empty(n.size), np.empty(n.size)
+    last, up, down = 0.0, zero_up, zero_down
+    for i in range(n.size):
+        size = abs(n[i])
+        if (size != last) & (size != 0.0):
+            last = size
+            up, down = -np.expm1(-nu_up * size / levels), -np.expm1(-nu_down * size / levels)
+        d_up[i] = zero_up if size == 0.0 else up
+        d_down[i] = zero_down if size == 0.0 else down
+    for i in range(n.size):
+        on_minus = (x_minus[i] > x_plus[i]) | ((x_minus[i] == x_plus[i]) & (n[i] < 0))
         active = x_minus[i] if on_minus else x_plus[i]
         k = -n[i] if on_minus else n[i]       # raising w depresses an active − device
-        if k != 0.0 and abs(k) != last:
-            last = abs(k)
-            d_up, d_down = -np.expm1(-nu_up * last / levels), -np.expm1(-nu_down * last / levels)
-        change = (_change_one_nb(active, k, nu_up, nu_down, levels, e_up, e_down, d_up, d_down) if k != 0.0
-                  else _change_one_nb(active, k, nu_up, nu_down, levels, e_up, e_down, zero_up, zero_down))
+        change = _change_one_nb(active, k, nu_up, nu_down, levels, e_up, e_down, d_up[i], d_down[i])
         out[i] = -change if on_minus else change
     return out
 
