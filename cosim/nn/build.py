@@ -14,7 +14,7 @@ import numpy as np
 from cosim.arch import Arch, Node
 from cosim.nn.blocks import GlobalResidual
 from cosim.nn.conv import PatchEmbed
-from cosim.nn.layers import HostParam, Layer, MatrixParam, Sequential
+from cosim.nn.layers import HostParam, Layer, MatrixParam, Sequential, share_host_ops
 from cosim.nn.losses import make_loss
 from cosim.nn.matrix import Matrix
 from cosim.nn.work import Namer, op_entry
@@ -39,6 +39,7 @@ class Network:
     def __init__(self, arch: Arch, root: Layer):
         self.arch, self.root = arch, root
         self.loss = make_loss(arch.loss)
+        self._host_ops = share_host_ops(root, self.loss)
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         return self.root.forward(x, train)
@@ -57,9 +58,7 @@ class Network:
 
     def take_host_ops(self) -> tuple[float, float]:
         """Host (macs, ops) of every layer and the loss since the last call; resets them."""
-        macs, ops = self.root.take_host_ops()
-        loss_macs, loss_ops = self.loss.host_ops.take()
-        return macs + loss_macs, ops + loss_ops
+        return self._host_ops.take()
 
 
 class _Builder:
