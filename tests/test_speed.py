@@ -197,6 +197,26 @@ def test_compiled_tile_write_totals_equal_the_numpy_ones_bit_for_bit(monkeypatch
     assert np.all(fast[3] > 0) and fast[0].sum() == pulses.sum()
 
 
+@needs_numba
+@pytest.mark.parametrize("per_cell_step, compensating", [(False, True), (True, True), (False, False)])
+def test_compiled_eapu_selection_equals_the_numpy_one(monkeypatch, per_cell_step, compensating):
+    """EaPU's selection (probability min(1, |ΔW| / realised step), drawn against uniforms)
+    compiled and in numpy: the same cells and signed steps, with saturated devices (no expected
+    change), changes beyond one step (probability 1), zero and NaN weight changes."""
+    from cosim.rules import eapu
+    rng = np.random.default_rng(9)
+    flat = rng.normal(0.0, 0.02, 5000)
+    flat[:40], flat[40:45] = 0.0, np.nan
+    change = rng.normal(0.0, 0.03, 5000) * (rng.random(5000) < 0.9) if compensating else None
+    step = rng.uniform(0.01, 0.04, 5000) if per_cell_step else 0.025
+    uniform = rng.random(5000)
+    fast = eapu.select(flat, change, step, uniform)
+    monkeypatch.setattr(eapu, "_select_nb", None)
+    slow = eapu.select(flat, change, step, uniform)
+    assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
+    assert 200 < fast[0].size < 4900 and not np.isin(np.arange(45), fast[0]).any()
+
+
 WRITES = {"open_loop": lambda programming, devices, cells, delta, now:
           programming.program_open_loop(devices, cells, delta, now),
           "verify": lambda programming, devices, cells, delta, now:

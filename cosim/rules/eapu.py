@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from cosim.jit import jit
 from cosim.registry import register_rule
 from cosim.rules.plan import RuleContext, WritePlan
 from cosim.specs.base import FrozenSpec
@@ -81,14 +82,50 @@ class EapuRule:
                               host_draws=flat.size)]
         n = self.pulses(ctx)
         step = threshold if n is None else n * ctx.pulse_step    # a float, or per cell
-        realised = step
-        if n is not None and self.compensate and ctx.expected_change is not None:
-            realised = np.abs(ctx.expected_change(None, np.sign(flat) * n))
-            realised = np.where(realised > 0, realised, step)    # a saturated device: nominal
-        probability = np.minimum(1.0, np.abs(flat) / realised)
-        cells = np.flatnonzero(rng.random(flat.size) < probability)
-        delta = np.sign(flat[cells]) * (step[cells] if np.ndim(step) else step)
+        compensating = n is not None and self.compensate and ctx.expected_change is not None
+        change = ctx.expected_change(None, np.sign(flat) * n) if compensating else None
+        cells, delta = select(flat, change, step, rng.random(flat.size))
         # One bit (the sign) per written cell besides its address; the host draws one number per
         # weight and (compensating) evaluates the expected step per weight.
         return [WritePlan("eapu", cells, delta, value_bits=1, host_draws=flat.size,
-                          host_ops=float(flat.size) if realised is not step else 0.0)]
+                          host_ops=float(flat.size) if compensating else 0.0)]
+
+
+def select(flat: np.ndarray, change: np.ndarray | None, step, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cells, signed steps) of an EaPU plan: weight i is written with probability
+    min(1, |ΔW_i| / realised_i) against `uniform`, by sign(ΔW_i)·step. realised_i is |change_i|,
+    the step the device is expected to make (the nominal step where it makes none, a saturated
+    device), or the nominal step itself when `change` is None. step: a float or per cell.
+    Compiled in one pass when numba is available (the same values)."""
+    if _select_nb is not None:
+        return _select_nb(flat, np.empty(0) if change is None else change, change is not None,
+                          np.asarray(step, dtype=np.float64).reshape(-1), uniform)
+    realised = step
+    if change is not None:
+        realised = np.abs(change)
+        realised = np.where(realised > 0, realised, step)    # a saturated device: nominal
+    probability = np.minimum(1.0, np.abs(flat) / realised)
+    cells = np.flatnonzero(uniform < probability)
+    return cells, np.sign(flat[cells]) * (step[cells] if np.ndim(step) else step)
+
+
+def _select_py(flat, change, compensating, step, uniform):
+    """select weight by weight: np.where, np.minimum (NaN kept) and the comparison as numpy
+    evaluates them; step has one value or one per cell."""
+    cells, delta = np.empty(flat.size, dtype=np.intp), np.empty(flat.size)
+    k = 0
+    for i in range(flat.size):
+        nominal = step[0] if step.size == 1 else step[i]
+        realised = nominal
+        if compensating:
+            realised = abs(change[i])
+            realised = realised if realised > 0 else nominal
+        probability = abs(flat[i]) / realised
+        probability = 1.0 if probability >= 1.0 else probability     # np.minimum(1.0, p)
+        if uniform[i] < probability:
+            cells[k], delta[k] = i, np.sign(flat[i]) * nominal
+            k += 1
+    return cells[:k], delta[:k]
+
+
+_select_nb = jit(_select_py)
