@@ -217,6 +217,26 @@ def test_compiled_eapu_selection_equals_the_numpy_one(monkeypatch, per_cell_step
     assert 200 < fast[0].size < 4900 and not np.isin(np.arange(45), fast[0]).any()
 
 
+@needs_numba
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("precision", [np.float32, np.float64])
+def test_compiled_block_operands_equal_the_numpy_ones(monkeypatch, transpose, precision):
+    """A tile-row block's [W | σ²] and G⁺ + G⁻ compiled and in numpy: the same values and
+    layouts, for a block inside a larger state (rows 40-69 of 100, or of its 70 columns)."""
+    from cosim.nn import analog
+    rng = np.random.default_rng(3)
+    x_dev = rng.random((2, 100, 70)) * (rng.random((2, 100, 70)) < 0.6)
+    fast = analog.block_operands(x_dev, 0.0256, 1e-4, transpose, slice(40, 70), precision)
+    monkeypatch.setattr(analog, "_block_operands_nb", None)
+    slow = analog.block_operands(x_dev, 0.0256, 1e-4, transpose, slice(40, 70), precision)
+    plane = x_dev.transpose(0, 2, 1) if transpose else x_dev
+    assert fast.w_var.shape == (30, 2 * plane.shape[2]) and fast.w_var.dtype == precision
+    assert np.array_equal(fast.w, (plane[0, 40:70] - plane[1, 40:70]).astype(precision))
+    for a, b in ((fast.w_var, slow.w_var), (fast.g_pair, slow.g_pair)):
+        assert np.array_equal(a, b) and a.flags.f_contiguous == b.flags.f_contiguous
+    assert fast.g_pair.flags.f_contiguous == transpose
+
+
 WRITES = {"open_loop": lambda programming, devices, cells, delta, now:
           programming.program_open_loop(devices, cells, delta, now),
           "verify": lambda programming, devices, cells, delta, now:

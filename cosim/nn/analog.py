@@ -16,7 +16,7 @@ Every call appends an `MvmOp` with what the hardware model needs to price and ti
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -25,6 +25,7 @@ from cosim.devices.array import DeviceArray
 from cosim.devices.tile_map import TileMap
 from cosim.nn import aggregated
 from cosim.nn.adc_kernel import PLANE_ROWS, adc_accumulate, digit_planes, quantise
+from cosim.nn.jit import jit
 from cosim.nn.records import HostMatmul, MvmOp
 from cosim.specs.hardware import HardwareSpec
 
@@ -38,6 +39,62 @@ def _slice_weights(base: float, slices: int) -> np.ndarray:
     weights = base ** np.arange(slices)
     weights.flags.writeable = False
     return weights
+
+
+@dataclass(frozen=True)
+class BlockOperands:
+    """One tile-row block of a product, in the computing precision: [W | σ²] (rows, 2·cols), the
+    weights x⁺ - x⁻ beside their read-noise variances σ_read²·(g⁺² + g⁻²) (normalised
+    conductance², g = x + g_min/(g_max - g_min)), so one product gives currents and variances;
+    and G⁺ + G⁻ (normalised, float64) for the conductance load."""
+
+    w_var: np.ndarray
+    g_pair: np.ndarray
+
+    @property
+    def w(self) -> np.ndarray:
+        return self.w_var[:, :self.g_pair.shape[1]]
+
+    @property
+    def variance(self) -> np.ndarray:
+        return self.w_var[:, self.g_pair.shape[1]:]
+
+
+def block_operands(x_dev: np.ndarray, g_min_x: float, noise_var: float, transpose: bool, rows: slice,
+                   precision) -> BlockOperands:
+    """The operands of input lines `rows` of the pair state x_dev (2, in, out) (transposed: of
+    x_dev's columns, for the backward product); σ_read² = noise_var. Compiled in one pass when
+    numba is available (the same values as the numpy form)."""
+    plane = x_dev.transpose(0, 2, 1) if transpose else x_dev
+    lines = range(plane.shape[1])[rows]
+    w_var = np.empty((len(lines), 2 * plane.shape[2]), dtype=precision)
+    # G⁺ + G⁻ in the layout of the state's (transposed) view: _load's row sums keep their order.
+    g_pair = np.empty((len(lines), plane.shape[2]), order="F" if transpose else "C")
+    if _block_operands_nb is not None:
+        _block_operands_nb(x_dev, g_min_x, noise_var, transpose, lines.start, w_var, g_pair)
+        return BlockOperands(w_var, g_pair)
+    g = plane[:, rows] + g_min_x
+    cols = g_pair.shape[1]
+    w_var[:, :cols] = plane[0, rows] - plane[1, rows]
+    w_var[:, cols:] = noise_var * (g[0] ** 2 + g[1] ** 2)
+    np.add(g[0], g[1], out=g_pair)
+    return BlockOperands(w_var, g_pair)
+
+
+def _block_operands_py(x_dev, g_min_x, noise_var, transpose, start, w_var, g_pair):
+    """block_operands element by element, in float64 and rounded once to the precision."""
+    cols = g_pair.shape[1]
+    for i in range(g_pair.shape[0]):
+        for c in range(cols):
+            plus = x_dev[0, c, start + i] if transpose else x_dev[0, start + i, c]
+            minus = x_dev[1, c, start + i] if transpose else x_dev[1, start + i, c]
+            g_plus, g_minus = plus + g_min_x, minus + g_min_x
+            w_var[i, c] = plus - minus
+            w_var[i, cols + c] = noise_var * (g_plus * g_plus + g_minus * g_minus)
+            g_pair[i, c] = g_plus + g_minus
+
+
+_block_operands_nb = jit(_block_operands_py)
 
 
 class AnalogMatrix:
@@ -117,10 +174,6 @@ class AnalogMatrix:
             x_dev = self.devices.x
         else:       # a measurement: relaxed to now from its own generator, state untouched
             x_dev = self.devices.peek(self.clock(), self.rng)
-        w = x_dev[0] - x_dev[1]
-        g = x_dev + self.devices.g_min_x                 # conductance / (g_max - g_min)
-        if transpose:
-            w, g = w.T, g.transpose(0, 2, 1)
         in_blocks = self.col_blocks if transpose else self.row_blocks
         out_blocks = self.row_blocks if transpose else self.col_blocks
         top, bottom = float(x.max(initial=0.0)), float(x.min(initial=0.0))
@@ -129,24 +182,23 @@ class AnalogMatrix:
         dac = self.hw.dac
         full = 1.0 if dac.bits is None else 2.0 ** dac.input_bits - 1.0
         precision = np.float64 if dac.bits is None else np.float32
-        variance = self.hw.device.read_noise ** 2 * (g[0] ** 2 + g[1] ** 2)
-        y = np.zeros((x.shape[0], w.shape[1]))
+        # One tile-row block at a time keeps the peak memory small; its operands are contiguous
+        # (threaded BLAS was ~100x slower on strided views) and serve both input phases.
+        blocks = [block_operands(x_dev, self.devices.g_min_x, self.hw.device.read_noise ** 2, transpose, rows,
+                                 precision) for rows in in_blocks]
+        y = np.zeros((x.shape[0], self.in_features if transpose else self.out_features))
         load = np.zeros((len(in_blocks), len(out_blocks)))
         direction = "backward" if transpose else "forward"
         phase_inputs = [self._phase_inputs(x, sign * full / scale if scale > 0 else 0.0) for sign in signs]
         range_before = self.adc_full_scale[direction]
-        calibrated = self._calibrate_adc(direction, phase_inputs, w, in_blocks, precision)
-        plan = iter(self._aggregation_plan(direction, phase_inputs, w, variance, in_blocks, precision))
+        calibrated = self._calibrate_adc(direction, phase_inputs, blocks, in_blocks)
+        plan = iter(self._aggregation_plan(direction, phase_inputs, blocks, in_blocks))
         clipped_before = self.clipped_conversions
         conversions_before = self.adc_stats[direction]["conversions"]
         for sign, inputs in zip(signs, phase_inputs):
-            for r, rows in enumerate(in_blocks):
-                # Contiguous row blocks (copies only when transposed): threaded BLAS was ~100x
-                # slower on strided views; one block at a time keeps the peak memory small.
+            for r, (rows, block) in enumerate(zip(in_blocks, blocks)):
                 block_mvm = self._aggregated_block_mvm if next(plan) else self._block_mvm
-                partial, load_r = block_mvm(inputs[:, rows], w[rows].astype(precision),
-                                            variance[rows].astype(precision),
-                                            g[0][rows] + g[1][rows], out_blocks, direction)
+                partial, load_r = block_mvm(inputs[:, rows], block, out_blocks, direction)
                 y += sign * partial
                 load[r] += load_r
         if self.record:
@@ -164,7 +216,7 @@ class AnalogMatrix:
         return y * (scale / full) * out_scale if scale > 0 else y
 
     # ----- ADC range calibration -------------------------------------------------------------
-    def _calibrate_adc(self, direction: str, phase_inputs: list, w: np.ndarray, in_blocks, precision) -> bool:
+    def _calibrate_adc(self, direction: str, phase_inputs: list, blocks: list, in_blocks) -> bool:
         """Per-layer calibration (adc.calibration per_layer): on the first product of a direction,
         and on the next training product after a recalibration was requested, set the full scale
         to calibration_headroom x the largest noiseless column current of this batch (every
@@ -181,8 +233,8 @@ class AnalogMatrix:
         first = self.adc_full_scale[direction] is None
         if not (first or (self.recalibrate[direction] and self.record)):
             return False
-        currents = [self._noiseless_currents(inputs[:, rows], w[rows].astype(precision))
-                    for inputs in phase_inputs for rows in in_blocks]
+        currents = [self._noiseless_currents(inputs[:, rows], block.w)
+                    for inputs in phase_inputs for rows, block in zip(in_blocks, blocks)]
         peak = max((float(np.abs(c).max(initial=0.0)) for c in currents), default=0.0)
         if peak <= 0.0:
             return not first   # the pass ran but found nothing to range on (all-zero inputs or weights)
@@ -214,13 +266,13 @@ class AnalogMatrix:
             return np.maximum(x * factor, 0.0)
         return quantise(x, factor, self.hw.dac.input_bits)
 
-    def _block_mvm(self, inputs: np.ndarray, w: np.ndarray, variance: np.ndarray, g_pair: np.ndarray,
-                   out_blocks, direction: str = "forward") -> tuple[np.ndarray, np.ndarray]:
+    def _block_mvm(self, inputs: np.ndarray, block: "BlockOperands", out_blocks,
+                   direction: str = "forward") -> tuple[np.ndarray, np.ndarray]:
         """Shift-added ADC outputs of one tile-row block (in units of the input code step times
         the normalised conductance), and its conductance load per tile (S). inputs: (N, rows)
-        codes or values; w, variance: (rows, out) weights and read-noise variances (normalised
-        conductance²) in the computing precision; g_pair: (rows, out) G⁺ + G⁻, normalised."""
+        codes or values; block: the block's weights, read-noise variances and G⁺ + G⁻."""
         dac, adc = self.hw.dac, self.hw.adc
+        w, variance, g_pair = block.w, block.variance, block.g_pair
         rows, cols = w.shape
         sliced = dac.bits is not None
         digit_max = 2 ** dac.bits - 1 if sliced else 1
@@ -231,7 +283,7 @@ class AnalogMatrix:
             k_max = 2.0 ** (adc.bits - 1)       # full_scale / lsb
         noisy = bool(self.hw.device.read_noise)
         one_product = noisy and digit_max == 1  # 0/1 digits: d² = d, so [W | σ²] in one product
-        weights = np.concatenate((w, variance), axis=1) if one_product else w
+        weights = block.w_var if one_product else w
         n_all = inputs.shape[0]
         key = int(self.rng.integers(2 ** 63)) if noisy else 0   # this block's read-noise stream
         if self._accumulates_slices():
@@ -322,15 +374,14 @@ class AnalogMatrix:
         return np.array([drive @ g_siemens[:, cols].sum(axis=1) for cols in out_blocks])
 
     # ----- aggregated numerics (hardware.mvm_numerics: auto; cosim.nn.aggregated) ----------------
-    def _aggregation_plan(self, direction: str, phase_inputs: list, w, variance, in_blocks, precision) -> list:
+    def _aggregation_plan(self, direction: str, phase_inputs: list, blocks: list, in_blocks) -> list:
         """Per input phase and tile-row block (loop order): whether it runs aggregated, i.e.
         mvm_numerics auto and the check passes on it; records the outcomes per direction
         (training products only, as adc_stats): blocks aggregated / exact, fallback reasons,
         the last product's check figures."""
-        blocks = len(phase_inputs) * len(in_blocks)
         if self.hw.mvm_numerics == "exact":
-            return [False] * blocks
-        outcomes = self._aggregation_checks(direction, phase_inputs, w, variance, in_blocks, precision)
+            return [False] * (len(phase_inputs) * len(in_blocks))
+        outcomes = self._aggregation_checks(direction, phase_inputs, blocks, in_blocks)
         if self.record:
             stats = self.numerics[direction]
             for reason, _ in outcomes:
@@ -340,7 +391,7 @@ class AnalogMatrix:
             stats["last_check"] = [figures for _, figures in outcomes]
         return [reason is None for reason, _ in outcomes]
 
-    def _aggregation_checks(self, direction, phase_inputs, w, variance, in_blocks, precision) -> list:
+    def _aggregation_checks(self, direction, phase_inputs, blocks, in_blocks) -> list:
         """(None or why not, figures) per phase and block: the chip's conditions (the same for
         all), then the sampled check of each block."""
         dac, adc = self.hw.dac, self.hw.adc
@@ -354,19 +405,19 @@ class AnalogMatrix:
         picked = aggregated.sample(phase_inputs[0].shape[0])
         outcomes = []
         for inputs in phase_inputs:
-            for rows in in_blocks:
-                w_r = w[rows].astype(precision)
-                q = self._adc_step(direction, w_r.shape[0])
-                outcomes.append(aggregated.check(inputs[picked][:, rows], w_r, variance[rows].astype(precision), q,
+            for rows, block in zip(in_blocks, blocks):
+                q = self._adc_step(direction, block.w.shape[0])
+                outcomes.append(aggregated.check(inputs[picked][:, rows], block.w, block.variance, q,
                                                  q * (2.0 ** (adc.bits - 1) + 0.5),   # clips beyond k_max + 1/2 steps
                                                  dac.bits, dac.slices))
         return outcomes
 
-    def _aggregated_block_mvm(self, inputs: np.ndarray, w: np.ndarray, variance: np.ndarray,
-                              g_pair: np.ndarray, out_blocks, direction: str = "forward"):
+    def _aggregated_block_mvm(self, inputs: np.ndarray, block: "BlockOperands", out_blocks,
+                              direction: str = "forward"):
         """_block_mvm's result, aggregated over the input slices (cosim.nn.aggregated): the same
         units, the same conductance load and conversion count, one read-noise key per block."""
         dac = self.hw.dac
+        w, variance, g_pair = block.w, block.variance, block.g_pair
         q = self._adc_step(direction, w.shape[0])
         key = int(self.rng.integers(2 ** 63))    # as the exact kernel: the device stream advances alike
         table = aggregated.tables(dac.bits, dac.input_bits, dac.slices)
