@@ -26,11 +26,13 @@ class Ledger:
                end_ps: int, actions: dict[str, tuple[float, float]]) -> None:
         """One transaction of `component` and the (count, energy J) of each action it did."""
         step, tx_index = self.step, len(self._tx)
+        if not actions:         # a holding row (cosim.hardware.server._reserve): no energy
+            self._tx.append((step, component, kind, op, issue_ps, start_ps, end_ps, 0))
+            return
         self._tx.append((step, component, kind, op, issue_ps, start_ps, end_ps,
-                         sum(energy for _, energy in actions.values())))
-        if actions:
-            self._act.extend([(tx_index, step, component, kind, action, float(count), float(energy))
-                              for action, (count, energy) in actions.items()])
+                         sum([energy for _, energy in actions.values()])))
+        self._act.extend([(tx_index, step, component, kind, action, float(count), float(energy))
+                          for action, (count, energy) in actions.items()])
 
     def transactions(self) -> pd.DataFrame:
         """One row per transaction: step, component, kind, op, issue/start/end (ps), energy_j."""
