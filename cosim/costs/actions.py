@@ -112,5 +112,7 @@ class ActionCosts:
 
 
 def to_ps(seconds: float) -> int:
-    """Seconds to integer picoseconds (simulated time unit), rounded to nearest."""
-    return int(round(seconds * 1e12))
+    """Seconds to integer picoseconds (simulated time unit), rounded to nearest (half to even).
+    A numpy scalar is taken as a Python float first: the same product and rounding, ~7x cheaper
+    than numpy's __round__ (a transaction's latency is often a numpy scalar)."""
+    return int(round(float(seconds) * 1e12))
