@@ -182,8 +182,9 @@ class AnalogMatrix:
         dac = self.hw.dac
         full = 1.0 if dac.bits is None else 2.0 ** dac.input_bits - 1.0
         precision = np.float64 if dac.bits is None else np.float32
-        # One tile-row block at a time keeps the peak memory small; its operands are contiguous
-        # (threaded BLAS was ~100x slower on strided views) and serve both input phases.
+        # One tile-row block at a time keeps the peak memory small. Its operands serve both input
+        # phases; [W | σ²] has C-contiguous rows and W, σ² are views of it with unit column
+        # stride, which BLAS takes as they are (threaded BLAS was ~100x slower on transposed views).
         blocks = [block_operands(x_dev, self.devices.g_min_x, self.hw.device.read_noise ** 2, transpose, rows,
                                  precision) for rows in in_blocks]
         y = np.zeros((x.shape[0], self.in_features if transpose else self.out_features))
@@ -266,7 +267,7 @@ class AnalogMatrix:
             return np.maximum(x * factor, 0.0)
         return quantise(x, factor, self.hw.dac.input_bits)
 
-    def _block_mvm(self, inputs: np.ndarray, block: "BlockOperands", out_blocks,
+    def _block_mvm(self, inputs: np.ndarray, block: BlockOperands, out_blocks,
                    direction: str = "forward") -> tuple[np.ndarray, np.ndarray]:
         """Shift-added ADC outputs of one tile-row block (in units of the input code step times
         the normalised conductance), and its conductance load per tile (S). inputs: (N, rows)
@@ -412,7 +413,7 @@ class AnalogMatrix:
                                                  dac.bits, dac.slices))
         return outcomes
 
-    def _aggregated_block_mvm(self, inputs: np.ndarray, block: "BlockOperands", out_blocks,
+    def _aggregated_block_mvm(self, inputs: np.ndarray, block: BlockOperands, out_blocks,
                               direction: str = "forward"):
         """_block_mvm's result, aggregated over the input slices (cosim.nn.aggregated): the same
         units, the same conductance load and conversion count, one read-noise key per block."""
