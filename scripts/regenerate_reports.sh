@@ -10,6 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# OpenBLAS's Haswell (AVX2) GEMM kernels on every x86-64 machine: kernels chosen by CPU round
+# differently in the last bits and long runs diverge from there (README: reproducibility).
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 PY=${PYTHON:-python}
 
 TRAINED="digits_mlp digits_all_rules eapu_paper_denoise eapu_paper_srx2"
