@@ -1,7 +1,7 @@
 """numba when it can be used, else nothing: `jit(fn)` is numba.njit(fn) or None.
 
 COSIM_NUMBA=0 in the environment turns numba off (the numpy paths of cosim.nn.adc_kernel,
-cosim.nn.noise, the block operands of cosim.nn.analog, cosim.devices.response, the relaxation of
+cosim.nn.noise, cosim.nn.block_operands, cosim.devices.response, the relaxation of
 cosim.devices.array, the open-loop and write-verify writes of cosim.devices.programming, EaPU's
 selection in cosim.rules.eapu and the per-tile write totals of cosim.hardware.open_loop_controller
 then run, with the same results). At the bottom layer so that device physics, the training core

@@ -223,12 +223,12 @@ def test_compiled_eapu_selection_equals_the_numpy_one(monkeypatch, per_cell_step
 def test_compiled_block_operands_equal_the_numpy_ones(monkeypatch, transpose, precision):
     """A tile-row block's [W | σ²] and G⁺ + G⁻ compiled and in numpy: the same values and
     layouts, for a block inside a larger state (rows 40-69 of 100, or of its 70 columns)."""
-    from cosim.nn import analog
+    from cosim.nn import block_operands as operands
     rng = np.random.default_rng(3)
     x_dev = rng.random((2, 100, 70)) * (rng.random((2, 100, 70)) < 0.6)
-    fast = analog.block_operands(x_dev, 0.0256, 1e-4, transpose, slice(40, 70), precision)
-    monkeypatch.setattr(analog, "_block_operands_nb", None)
-    slow = analog.block_operands(x_dev, 0.0256, 1e-4, transpose, slice(40, 70), precision)
+    fast = operands.block_operands(x_dev, 0.0256, 1e-4, transpose, slice(40, 70), precision)
+    monkeypatch.setattr(operands, "_block_operands_nb", None)
+    slow = operands.block_operands(x_dev, 0.0256, 1e-4, transpose, slice(40, 70), precision)
     plane = x_dev.transpose(0, 2, 1) if transpose else x_dev
     assert fast.w_var.shape == (30, 2 * plane.shape[2]) and fast.w_var.dtype == precision
     assert np.array_equal(fast.w, (plane[0, 40:70] - plane[1, 40:70]).astype(precision))
