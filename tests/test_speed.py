@@ -317,6 +317,27 @@ def test_bare_fp32_baseline_reports_every_step_and_trains_the_same():
     assert with_callback == bare_numpy_mlp([64, 16, 10], data, 25, 16, 0.5, 10, 3)
 
 
+def test_unpriced_benchmark_run_trains_the_same_and_prices_no_product():
+    """benchmarks.overhead's unpriced run (UnpricedChip) times the same training: over a run far
+    shorter than the devices' relaxation onset the losses equal the priced run's, while its ledger
+    books none of the products or digital work, only the write plans' transactions."""
+    from benchmarks.common import default_specs
+    from benchmarks.overhead import unpriced_trainer
+    from cosim.api import with_overrides
+    from cosim.nn.tasks import load_task
+    from cosim.sim.training import Trainer
+
+    wl, hw = default_specs(6)
+    wl = with_overrides(wl, methods=["eapu"])
+    task = load_task(wl.data, wl.network.build().input_shape)
+    priced, unpriced = Trainer("eapu", wl, hw, task), unpriced_trainer("eapu", wl, hw, task)
+    priced_run, unpriced_run = priced.train(), unpriced.train()
+    assert np.array_equal(priced_run.loss, unpriced_run.loss)
+    ops = lambda trainer: set(trainer.state.ledger.transactions().query("step >= 0").op)   # noqa: E731
+    assert {"forward", "backward", "update_rule", "eapu_write", "write_plan"} <= ops(priced)
+    assert ops(unpriced) == {"eapu_write", "write_plan"}
+
+
 def test_instruction_benchmark_reads_callgrind_totals_and_refuses_without_valgrind(monkeypatch, capsys):
     """benchmarks.instructions: the count is callgrind's `totals:` line; without valgrind it says
     what to install and exits 2."""
