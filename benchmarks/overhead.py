@@ -21,9 +21,9 @@ import argparse
 import numpy as np
 
 from benchmarks.common import best_of, default_specs, emit, machinery_share, progress
+from cosim.hardware.chip import Chip
 from cosim.nn.build import build_network
 from cosim.nn.data import BatchStream
-from cosim.hardware.chip import Chip
 from cosim.nn.tasks import load_task
 from cosim.sim.assembly import seed_streams
 from cosim.sim.training import EVAL_BATCH, Trainer
@@ -143,8 +143,7 @@ class UnpricedChip(Chip):
 def unpriced_trainer(method: str, wl: WorkloadSpec, hw, task) -> Trainer:
     """A trainer of `method` whose chip is an UnpricedChip on the same simulation clock."""
     trainer = Trainer(method, wl, hw, task)
-    state = trainer.state
-    trainer.chip = UnpricedChip(trainer.env, hw, state.ledger, state.matrices if state.rule.analog else {})
+    trainer.chip = UnpricedChip(trainer.env, hw, trainer.state.ledger, trainer.chip.matrices)
     return trainer
 
 
