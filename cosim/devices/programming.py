@@ -87,7 +87,7 @@ def _program_open_loop_compiled(array: DeviceArray, cells, delta_fraction, now: 
     was (device_changes, pulses_for, apply_pulses' n != 0), then the array relaxes to `now`, then
     the cycle noise is drawn and the devices land and count their wear (Parametric.land,
     DeviceArray._count_wear)."""
-    response, spec = array.response, array.spec
+    response = array.response
     rounding = _CONTINUOUS if response.continuous else _ROUNDING_CODES[response.rounding]
     plane = array.x[0].size
     devices, n = _open_loop_pulses_nb(array.x.reshape(-1), np.asarray(cells, dtype=np.intp),
