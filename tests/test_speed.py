@@ -361,3 +361,33 @@ def test_step_time_window_must_leave_steps_to_time(capsys):
         step_time.main(["--cases", "mlp", "--mlp-steps", "100", "--from-step", "98", "--baseline", ""])
     assert exit_info.value.code == 2
     assert "--from-step: must be at least 0 and below mlp steps - 2 (98)" in capsys.readouterr().err
+
+
+@needs_numba
+def test_floor_benchmark_times_the_kernels_without_changing_the_training():
+    """benchmarks.floor: wrapping every compiled kernel in a timer leaves the training as it was
+    (same losses), times the kernels the MLP step calls, records one [W | σ²] product per
+    tile-row block and input phase (forward: one phase each; backward of the hidden layer's dy:
+    two), and puts the kernels back."""
+    from benchmarks import floor
+    import cosim.nn.adc_kernel as kernel_module
+
+    floor.cpu_s_per_step(floor.make_trainer("mlp", "eapu", 6))        # compiles the kernels
+    plain = floor.make_trainer("mlp", "eapu", 6)
+    floor.cpu_s_per_step(plain)
+    kernel = kernel_module._adc_accumulate
+    timers = floor.KernelTimers()
+    assert kernel_module._adc_accumulate is not kernel
+    try:
+        timed = floor.make_trainer("mlp", "eapu", 6)
+        floor.cpu_s_per_step(timed, lambda opened: setattr(timers, "on", opened))   # steps 2-5
+    finally:
+        timers.restore()
+    assert kernel_module._adc_accumulate is kernel
+    assert np.array_equal(plain.state.run.loss, timed.state.run.loss)
+    assert {"_adc_accumulate_py", "_digit_planes_py", "_select_py", "_land_and_count_py"} <= set(timers.seconds)
+    assert all(s > 0 for s in timers.seconds.values())
+    per_block = floor.gemm_summary(timers.gemms, 4)
+    assert per_block["64x128"]["per_step"] == 1 and per_block["64x20"]["per_step"] == 1
+    assert per_block["10x128"]["per_step"] == 2
+    assert per_block["64x128"]["mean_plane_rows"] <= 32 * 8
