@@ -171,8 +171,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", default="mlp", choices=sorted(CASES))
     parser.add_argument("--method", default="eapu")
-    parser.add_argument("--steps", type=int, default=CASES["mlp"][1])
+    parser.add_argument("--steps", type=int, help="default: step_time's for the case (MLP 300, denoise 8)")
     args = parser.parse_args(argv)
+    args.steps = args.steps or CASES[args.case][1]
     if args.steps < 4:
         parser.error("--steps: at least 4 (the first and last step are left out of the timing)")
     record = {"benchmark": "floor", "case": args.case, "method": args.method, "steps": args.steps,
