@@ -62,7 +62,7 @@ def cpu_s_per_step(trainer: Trainer, on_window=None) -> float:
 
 class KernelTimers:
     """Replaces every numba dispatcher bound in a loaded cosim module by a wrapper that adds its
-    CPU time per kernel while `on`, and records the GEMM shapes of the analog products. Kernels
+    wall time per kernel while `on`, and records the GEMM shapes of the analog products. Kernels
     must be compiled before (their calls into each other are resolved at compile time, to the
     dispatchers, not to the wrappers)."""
 
@@ -83,6 +83,10 @@ class KernelTimers:
         import cosim.nn.analog as analog
         self._replace(analog, "digit_planes", self._planes(analog.digit_planes))
         self._replace(analog, "adc_accumulate", self._products(analog.adc_accumulate))
+
+    def window(self, opened: bool) -> None:
+        """cpu_s_per_step's `on_window`: time only the steps it times."""
+        self.on = opened
 
     def _replace(self, module, attr, wrapper):
         self._undo.append((module, attr, getattr(module, attr)))
@@ -150,9 +154,7 @@ def measure(case: str, method: str, steps: int) -> dict:
     step = cpu_s_per_step(make_trainer(case, method, steps))
     timers = KernelTimers()
     try:
-        def window(opened):
-            timers.on = opened
-        cpu_s_per_step(make_trainer(case, method, steps), window)
+        cpu_s_per_step(make_trainer(case, method, steps), timers.window)
     finally:
         timers.restore()
     timed_steps = steps - 2
